@@ -1,0 +1,157 @@
+"""Age and school-year extraction for `minor` and `under_16`.
+
+Only the *current* age of the client or of the person written about counts: "toen ik 13
+was" or "sinds mijn 12e" say nothing about now, and an adult perpetrator's age ("een man
+van 40", "hij is 28") is not the victim's.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from spacy.tokens import Doc
+
+from signaal.signals.concepts import ConceptHits
+from signaal.signals.detectors import Detector, Hit, register_detector
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+@cache
+def _tables():
+    data = tomllib.loads((DATA_DIR / "ages.toml").read_text(encoding="utf-8"))
+    return data["number_words"], data["school_years"]
+
+
+def _num() -> str:
+    words = "|".join(_tables()[0])
+    return rf"(?P<n>\d{{1,2}}|{words})"
+
+
+def _to_int(value: str) -> int | None:
+    if value.isdigit():
+        return int(value)
+    return _tables()[0].get(value)
+
+
+@dataclass(frozen=True)
+class AgeMention:
+    age: int
+    start: int
+    end: int
+    rule: str
+    exact: bool  # False for ages inferred from a school year
+
+
+@cache
+def _patterns() -> list[tuple[str, re.Pattern, int]]:
+    n = _num()
+    subject = r"(?:ik|k|kben|ze|zij|hij|die|mijn \w+|mn \w+|m'n \w+|haar \w+|zijn \w+)"
+    person = (r"(?:dochter|zoon|kind|zusje|zus|broertje|broer|vriendin|vriendinnetje|meisje|"
+              r"jongen|leerling|nichtje|neefje|cliënt|client|pupil|tweeling|stiefdochter|"
+              r"stiefzoon|pleegdochter|pleegzoon|jongere|kleine zusje|kleine broertje)")
+    # (rule id, pattern, age adjustment): "bijna 16" / "ik word 16" mean 15 now
+    return [
+        ("age.not_yet_18", re.compile(r"\b(?:nog geen|nog niet|onder de)\s+18\b"), 0),
+        ("age.almost", re.compile(rf"\b(?:ik ben|ben|kben|ik|ze is|zij is)\s+(?:nu\s+)?bijna\s+{n}\b"), -1),
+        ("age.turning", re.compile(rf"\b(?:ik word|word|ze wordt|zij wordt)\s+(?:straks\s+|binnenkort\s+)?{n}\b"), -1),
+        ("age.i_am", re.compile(rf"\b(?:ik ben|ben|kben|ik|ikke|ze is|zij is|ze zijn|wij zijn|we zijn)\s+(?:nu\s+|net\s+|pas\s+|al\s+|zelf\s+|ook\s+)?{n}(?:\s*(?:jaar|jr|j)\b(?:\s*oud)?)?(?![\d:,.]\d|\s*(?:euro|uur|keer|min|mannen|man|klanten|x)\b)"), 0),
+        ("age.person_of", re.compile(rf"\b{person}\s+(?:is\s+|van\s+|\(|,\s*)(?:pas\s+|net\s+|nog\s+maar\s+)?{n}(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
+        ("age.n_years", re.compile(rf"(?<![\w:.,€-]){n}\s*(?:jaar|jr|j|yo|y/o)\b(?:\s*oud)?(?!\s*(?:geleden|lang|later|terug|ouder))"), 0),
+        ("age.bare", re.compile(rf"^\W*{n}\W*$"), 0),
+        ("age.trailing", re.compile(rf"[.,!]\s*{n}\s*(?:jr|jaar)?\W*$"), 0),
+    ]
+
+
+_PAST = re.compile(r"\b(toen|vroeger|was|sinds|vanaf|op mijn|op mn|op m'n|tot mijn|tot mn|"
+                   r"geleden|begon|begonnen)\b")
+_ADULT_CONTEXT = re.compile(r"\b(man|vent|kerel|meneer|hij is|dader|pooier|baas)\s*(?:van|is)?\s*$")
+
+
+def _lower(text: str) -> str:
+    """Lowercase without changing length (offsets must stay valid)."""
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else "".join(
+        c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def find_ages(text: str) -> list[AgeMention]:
+    """Current ages stated in the text (exact or inferred from a school year)."""
+    low = _lower(text)
+    found: list[AgeMention] = []
+    taken: list[tuple[int, int]] = []
+    for rule, pattern, adjust in _patterns():
+        for m in pattern.finditer(low):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            if rule == "age.not_yet_18":
+                found.append(AgeMention(17, m.start(), m.end(), rule, False))
+                taken.append((m.start(), m.end()))
+                continue
+            age = _to_int(m.group("n"))
+            if age is None:
+                continue
+            before = low[max(0, m.start() - 25):m.start()]
+            if _PAST.search(before[-12:]) or re.search(r"\b(toen|was)\b", low[m.end():m.end() + 8]):
+                continue  # "toen ik 13 was", "op mijn 13e": not the current age
+            if rule in ("age.n_years", "age.trailing") and _ADULT_CONTEXT.search(before):
+                continue
+            found.append(AgeMention(age + adjust, m.start(), m.end(), rule, True))
+            taken.append((m.start(), m.end()))
+    for pattern_text, value in _tables()[1].items():
+        for m in re.finditer(pattern_text, low):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            if _PAST.search(low[max(0, m.start() - 12):m.start()]):
+                continue
+            if value == "group":
+                age = int(m.group(1)) + 4
+            elif value == "year":
+                age = int(m.group(1)) + 11
+            elif value == "year_after":
+                age = int(m.group(2)) + 11
+            else:
+                age = int(value)
+            found.append(AgeMention(age, m.start(), m.end(), "age.school_year", False))
+            taken.append((m.start(), m.end()))
+    return sorted(found, key=lambda a: a.start)
+
+
+@register_detector("age")
+class AgeDetector(Detector):
+    """Flags `minor` for a current age 9-17 and `under_16` for 9-15. Explicit ages beat
+    school-year estimates; an explicit adult age of the client cancels both."""
+
+    label = "minor"
+
+    def rule_ids(self):
+        return [("age.i_am", "Noemt een leeftijd onder de 18"),
+                ("age.school_year", "Noemt een schooljaar (leeftijd geschat)"),
+                ("age.not_yet_18", "Zegt nog geen 18 te zijn")]
+
+    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None) -> list[Hit]:
+        mentions = find_ages(doc.text)
+        exact = [m for m in mentions if m.exact]
+        use = exact or mentions
+        hits = []
+        minors = [m for m in use if 9 <= m.age <= 17]
+        for m in minors:
+            span = doc.char_span(m.start, m.end, alignment_mode="expand")
+            if span is None:
+                continue
+            explain = f"Leeftijd {m.age}" + ("" if m.exact else " (geschat uit schooljaar)")
+            hits.append(Hit("minor", m.rule, explain, span.start, span.end, m.start, m.end, 0.95))
+            if m.age <= 15 and m.rule != "age.not_yet_18":
+                hits.append(Hit("under_16", m.rule, explain, span.start, span.end, m.start, m.end,
+                                0.95 if m.exact else 0.8))
+        return hits
+
+
+def current_age(text: str) -> int | None:
+    """The youngest current age stated, for duration arithmetic ("sinds mijn 12e")."""
+    ages = [m.age for m in find_ages(text) if m.exact]
+    return min(ages) if ages else None

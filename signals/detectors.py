@@ -1,0 +1,175 @@
+"""The rule layer: one detector per indicator, collected in a registry.
+
+Most indicators are a `PatternDetector` over data/indicators/<label>.toml: each rule names
+concept slots that must co-occur within a window of one sentence. Indicators that need
+numbers or tense (age, duration, ongoing) have their own detector class. Every hit carries
+its rule id and a one-line Dutch explanation, so evidence explains itself.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from spacy.tokens import Doc, Span
+
+from signaal.signals.concepts import ConceptHits
+
+DATA_DIR = Path(__file__).parent / "data"
+INDICATOR_DIR = DATA_DIR / "indicators"
+
+
+@dataclass
+class Hit:
+    """One rule firing: a label, why, and where (token and character offsets)."""
+
+    label: str
+    rule: str
+    explain: str
+    start: int
+    end: int
+    start_char: int
+    end_char: int
+    score: float
+    requires: tuple[tuple[str, ...], ...] = ()
+    ignore_qualifiers: tuple[str, ...] = ()
+    qualifiers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    label: str
+    explain: str
+    slots: tuple[tuple[str, ...], ...]
+    window: int
+    score: float
+    requires: tuple[tuple[str, ...], ...] = ()
+
+
+def _slots(raw: list[str]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(part.strip() for part in slot.split("|")) for slot in raw)
+
+
+class Detector:
+    """Interface: find hits for one indicator in a doc whose concepts are tagged."""
+
+    label: str = ""
+
+    def __call__(self, doc: Doc, concepts: ConceptHits) -> list[Hit]:
+        raise NotImplementedError
+
+    def rule_ids(self) -> list[tuple[str, str]]:
+        """(rule id, explanation) pairs, for `signaal labels` and the model card."""
+        return []
+
+
+def _span_hit(doc: Doc, label: str, rule: str, explain: str, start: int, end: int,
+              score: float, **kw) -> Hit:
+    span = doc[start:end]
+    return Hit(label, rule, explain, start, end, span.start_char, span.end_char, score, **kw)
+
+
+class PatternDetector(Detector):
+    def __init__(self, label: str, path: Path | None = None):
+        data = tomllib.loads((path or INDICATOR_DIR / f"{label}.toml").read_text(encoding="utf-8"))
+        self.label = data["label"]
+        self.ignore_qualifiers = tuple(data.get("ignore_qualifiers", ()))
+        self.rules = [
+            Rule(
+                id=entry["id"],
+                label=self.label,
+                explain=entry["explain"],
+                slots=_slots(entry["all"]),
+                window=int(entry.get("window", 10)),
+                score=float(entry.get("score", 0.8)),
+                requires=_slots(entry.get("requires", [])),
+            )
+            for entry in data["rule"]
+        ]
+
+    def rule_ids(self) -> list[tuple[str, str]]:
+        return [(rule.id, rule.explain) for rule in self.rules]
+
+    def __call__(self, doc: Doc, concepts: ConceptHits) -> list[Hit]:
+        hits = []
+        for rule in self.rules:
+            for start, end in _cooccurrences(doc, concepts, rule.slots, rule.window):
+                hits.append(_span_hit(doc, self.label, rule.id, rule.explain, start, end,
+                                      rule.score, requires=rule.requires,
+                                      ignore_qualifiers=self.ignore_qualifiers))
+        return hits
+
+
+def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int) -> list[tuple[int, int]]:
+    """Token extents where every slot has a match, all within `window` tokens and one
+    sentence. Anchored on the rarest slot; other slots take their nearest match."""
+    candidates = []
+    for slot in slots:
+        spans = sorted({span for concept in slot for span in concepts.get(concept, ())})
+        if not spans:
+            return []
+        candidates.append(spans)
+    anchor_index = min(range(len(candidates)), key=lambda i: len(candidates[i]))
+    sentence_of = _sentence_index(doc)
+    found: list[tuple[int, int]] = []
+    for anchor in candidates[anchor_index]:
+        sent = sentence_of[anchor[0]]
+        chosen = [anchor]
+        for i, spans in enumerate(candidates):
+            if i == anchor_index:
+                continue
+            best = None
+            for span in spans:
+                if sentence_of[span[0]] != sent or any(_overlap(span, c) for c in chosen):
+                    continue
+                distance = max(span[1], anchor[1]) - min(span[0], anchor[0])
+                if best is None or distance < best[0]:
+                    best = (distance, span)
+            if best is None:
+                break
+            chosen.append(best[1])
+        else:
+            start = min(s for s, _ in chosen)
+            end = max(e for _, e in chosen)
+            if end - start <= window and (start, end) not in found:
+                found.append((start, end))
+    return found
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _sentence_index(doc: Doc) -> list[int]:
+    cached = doc.user_data.get("signaal_sent_index")
+    if cached is None:
+        cached = [0] * len(doc)
+        for i, sent in enumerate(doc.sents):
+            for t in range(sent.start, sent.end):
+                cached[t] = i
+        doc.user_data["signaal_sent_index"] = cached
+    return cached
+
+
+# --- the registry -------------------------------------------------------------------
+
+DETECTORS: dict[str, Callable[[], Detector]] = {}
+
+
+def register_detector(name: str):
+    """Register a detector factory under a name (a label id, or a name for a detector
+    that serves several labels, like age)."""
+
+    def wrap(factory):
+        DETECTORS[name] = factory
+        return factory
+
+    return wrap
+
+
+for _path in sorted(INDICATOR_DIR.glob("*.toml")):
+    register_detector(_path.stem)(lambda label=_path.stem: PatternDetector(label))

@@ -1,0 +1,93 @@
+"""Duration extraction for `long_duration`: one year or longer.
+
+"al 2 jaar", "jarenlang", "sinds mijn 12e" (with a current age at least a year later),
+"sinds groep 7"; not "een half jaar", "bijna een jaar", "een paar maanden".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from spacy.tokens import Doc
+
+from signaal.signals.age import _lower, _to_int, current_age
+from signaal.signals.concepts import ConceptHits
+from signaal.signals.detectors import Detector, Hit, register_detector
+
+_COUNT = r"(?:\d{1,2}|een|één|1|twee|drie|vier|vijf|zes|zeven|acht|anderhalf|anderhalve|paar)"
+_UNDER_A_YEAR = re.compile(r"\b(bijna|half|halve|ruim een half|paar maanden|maanden)\s*(een\s+)?jaar\b")
+_WORD_COUNTS = {"een": 1, "één": 1, "anderhalf": 1, "anderhalve": 1, "twee": 2, "drie": 3, "vier": 4,
+                "vijf": 5, "zes": 6, "zeven": 7, "acht": 8, "paar": 2}
+_EXPLOITATION = ("sexual_exploitation", "parent_exploiter", "forced_crime", "sextortion")
+
+
+@dataclass(frozen=True)
+class Duration:
+    years: float
+    start: int
+    end: int
+    rule: str
+
+
+_PATTERNS = [
+    ("duration.years", re.compile(rf"\b(?:al\s+|nu\s+al\s+|inmiddels\s+|sinds\s+|ruim\s+|meer dan\s+|langer dan\s+|al\s+ruim\s+|al\s+meer dan\s+|al\s+bijna\s+|bijna\s+|een\s+)*(?P<c>{_COUNT})\s+jaar(?:\s+lang)?\b")),
+    ("duration.years_long", re.compile(r"\b(jarenlang|al jaren|jaren lang|sinds jaren|al een paar jaar|al heel lang|al heel wat jaren)\b")),
+    ("duration.since_age", re.compile(r"\b(?:sinds|vanaf|al sinds|al vanaf|sinds ik)\s+(?:mijn|mn|m'n|ik)?\s*(?P<a>\d{1,2})(?:e|de|ste)?\b(?:\s*jaar)?")),
+    ("duration.since_school", re.compile(r"\b(?:sinds|vanaf|al sinds)\s+(?:de\s+)?(?:groep\s*(?P<g>[5-8])|de brugklas|brugklas|de basisschool|basisschool)\b")),
+    ("duration.since_year", re.compile(r"\b(?:sinds|vanaf|al sinds)\s+(?P<y>20[0-2]\d)\b")),
+    ("duration.ago", re.compile(rf"\b(?P<c>{_COUNT})\s+jaar\s+geleden\s+(?:begon|begonnen|is het begonnen|startte)")),
+]
+
+
+def find_durations(text: str, this_year: int = 2026) -> list[Duration]:
+    low = _lower(text)
+    found = []
+    age_now = current_age(text)
+    for rule, pattern in _PATTERNS:
+        for m in pattern.finditer(low):
+            years: float | None = None
+            if "c" in pattern.groupindex and m.group("c"):
+                if _UNDER_A_YEAR.search(low[max(0, m.start() - 12):m.end()]):
+                    continue
+                if not re.search(r"\b(al|sinds|lang|ruim|meer dan|langer dan|geleden|inmiddels)\b",
+                                 m.group(0)) and rule == "duration.years":
+                    continue  # "15 jaar" is an age, "al 2 jaar" a duration
+                c = m.group("c")
+                years = _to_int(c) if c.isdigit() else _WORD_COUNTS.get(c)
+            elif rule == "duration.years_long":
+                years = 2
+            elif rule == "duration.since_age":
+                since = int(m.group("a"))
+                if not 3 <= since <= 25:
+                    continue
+                years = (age_now - since) if age_now is not None else 1
+            elif rule == "duration.since_school":
+                group = m.group("g")
+                since = int(group) + 4 if group else 12
+                years = (age_now - since) if age_now is not None else 1
+            elif rule == "duration.since_year":
+                years = this_year - int(m.group("y"))
+            if years is not None and years >= 1:
+                found.append(Duration(float(years), m.start(), m.end(), rule))
+    return found
+
+
+@register_detector("long_duration")
+class DurationDetector(Detector):
+    label = "long_duration"
+
+    def rule_ids(self):
+        return [("duration.years", "Duurt al een jaar of langer"),
+                ("duration.since_age", "Begon op jongere leeftijd, minstens een jaar geleden")]
+
+    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None) -> list[Hit]:
+        hits = []
+        for d in find_durations(doc.text):
+            span = doc.char_span(d.start, d.end, alignment_mode="expand")
+            if span is None:
+                continue
+            hits.append(Hit("long_duration", d.rule, f"Duurt al {d.years:g} jaar of langer",
+                            span.start, span.end, d.start, d.end, 0.85,
+                            requires=(_EXPLOITATION + ("ongoing", "reprisal_fear", "multiple_perpetrators"),)))
+        return hits

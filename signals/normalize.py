@@ -1,0 +1,100 @@
+"""Chat-text normalisation as a spaCy component.
+
+The original text and its offsets are never changed: each token gets a normalised form in
+``token.norm_`` (lowercase, repeated letters folded, chat-speak and Flemish/slang variants
+mapped to standard Dutch, emoji to words) and a lemma in ``token.lemma_`` (domain table,
+then spacy-lookups-data's Dutch lookup table). Rules match on NORM and LEMMA, so evidence
+offsets point straight into what the client typed.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+DATA_DIR = Path(__file__).parent / "data"
+_REPEATS = re.compile(r"(\w)\1{2,}")  # 3+ identical letters: "helppp", "sooo"
+_TRAILING_PUNCT = re.compile(r"^(\w[\w'-]*?)[!?.,;:]+$")
+
+
+@cache
+def chatspeak_table() -> dict[str, str]:
+    data = tomllib.loads((DATA_DIR / "chatspeak.toml").read_text(encoding="utf-8"))
+    return {**data["variants"], **data["emoji"]}
+
+
+@cache
+def domain_lemmas() -> dict[str, str]:
+    data = tomllib.loads((DATA_DIR / "lemmas.toml").read_text(encoding="utf-8"))
+    return data["lemmas"]
+
+
+@cache
+def lookup_lemmas() -> dict[str, str]:
+    """Dutch lookup lemmas from spacy-lookups-data (empty, with a warning, if absent)."""
+    try:
+        from spacy.lookups import load_lookups
+
+        table = load_lookups("nl", ["lemma_lookup"]).get_table("lemma_lookup")
+        return dict(table.items())
+    except Exception:  # package missing or table renamed: rules still run on norms
+        import warnings
+
+        warnings.warn("spacy-lookups-data is not installed: no Dutch lookup lemmas", stacklevel=2)
+        return {}
+
+
+def normalize_word(word: str) -> str:
+    """The normalised form of one typed word (no context needed)."""
+    table = chatspeak_table()
+    lower = word.lower()
+    if lower in table:
+        return table[lower]
+    folded = _REPEATS.sub(r"\1\1", lower)
+    if folded in table:
+        return table[folded]
+    if folded != lower:
+        single = _REPEATS.sub(r"\1", lower)
+        if single in table or single in lookup_lemmas() or single in domain_lemmas():
+            return table.get(single, single)
+    return folded
+
+
+def lemma_of(norm: str) -> str:
+    return domain_lemmas().get(norm) or lookup_lemmas().get(norm) or norm
+
+
+class ChatNormalizer:
+    """Sets ``norm_`` and ``lemma_`` on every token; keeps a trained model's lemmas
+    unless chat-speak changed the word or the domain table knows it better."""
+
+    def __init__(self, keep_model_lemmas: bool = False):
+        self.keep_model_lemmas = keep_model_lemmas
+        self._cache: dict[str, tuple[str, str]] = {}
+
+    def __call__(self, doc: Doc) -> Doc:
+        cache_ = self._cache
+        for token in doc:
+            text = token.text
+            hit = cache_.get(text)
+            if hit is None:
+                norm = normalize_word(text)
+                hit = (norm, lemma_of(norm))
+                if len(cache_) < 200_000:  # bounded: huge inputs must not grow memory
+                    cache_[text] = hit
+            norm, lemma = hit
+            token.norm_ = norm
+            if not (self.keep_model_lemmas and token.lemma_ and norm == text.lower()
+                    and norm not in domain_lemmas()):
+                token.lemma_ = lemma
+        return doc
+
+
+@Language.factory("signaal_normalizer", default_config={"keep_model_lemmas": False})
+def make_chat_normalizer(nlp: Language, name: str, keep_model_lemmas: bool) -> ChatNormalizer:
+    return ChatNormalizer(keep_model_lemmas=keep_model_lemmas)

@@ -1,0 +1,101 @@
+"""`ongoing`: the exploitation is still happening now.
+
+Derived after the other detectors: a sentence with exploitation (or coercion by a
+perpetrator) counts as ongoing when its verbs are in the present tense or it has a
+now-marker ("elke week", "nog steeds", "vandaag"), and not when it or the message says
+it ended ("vroeger", "ik ben weggegaan", "hij zit vast") without a now-marker.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from spacy.tokens import Doc
+
+from signaal.signals.concepts import ConceptHits
+from signaal.signals.detectors import Detector, Hit, _sentence_index, register_detector
+
+DATA_DIR = Path(__file__).parent / "data"
+SOURCES = {"sexual_exploitation", "parent_exploiter", "forced_crime", "sextortion",
+           "siblings_at_risk", "acute_danger"}
+
+
+@cache
+def _tense() -> dict[str, frozenset[str]]:
+    data = tomllib.loads((DATA_DIR / "tense.toml").read_text(encoding="utf-8"))
+    return {key: frozenset(data[key]) for key in ("present", "past", "ended", "now")}
+
+
+def _tense_of(token) -> str | None:
+    morph = token.morph.get("Tense")
+    if morph:
+        return "past" if "Past" in morph else "present"
+    norm = token.norm_
+    tense = _tense()
+    if norm in tense["present"]:
+        return "present"
+    if norm in tense["past"]:
+        return "past"
+    return None
+
+
+def sentence_time(doc: Doc, start: int, end: int) -> str:
+    """'now', 'ended' or 'unknown' for the sentence holding tokens [start, end)."""
+    tense = _tense()
+    sent = doc[start].sent
+    now = ended = present = past = 0
+    for token in sent:
+        norm = token.norm_
+        if norm in tense["now"]:
+            now += 1
+        if norm in tense["ended"]:
+            ended += 1
+        t = _tense_of(token)
+        present += t == "present"
+        past += t == "past"
+    if now:
+        return "now"
+    if ended:
+        return "ended"
+    if present > past:
+        return "now"
+    if past:
+        return "ended"
+    return "unknown"
+
+
+def message_ended(doc: Doc) -> bool:
+    """The message says the exploitation stopped ("ik ben weggegaan", "hij zit vast")."""
+    ended_words = _tense()["ended"] - {"toen", "geleden"}
+    return any(token.norm_ in ended_words for token in doc)
+
+
+@register_detector("ongoing")
+class OngoingDetector(Detector):
+    label = "ongoing"
+    needs_prior = True
+
+    def rule_ids(self):
+        return [("ongoing.present", "Uitbuiting of dwang in de tegenwoordige tijd of 'nu/elke week'")]
+
+    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None) -> list[Hit]:
+        sources = [h for h in prior or () if h.label in SOURCES
+                   and h.qualifiers.get("Temporality", "Current") != "Historical"]
+        sources += [_concept_hit(doc, s, e) for s, e in concepts.get("coerced_work", ())]
+        ended = message_ended(doc)
+        hits = []
+        for h in sources:
+            when = sentence_time(doc, h.start, h.end)
+            if when == "now" or (when == "unknown" and not ended):
+                hits.append(Hit("ongoing", "ongoing.present",
+                                "Gebeurt nu nog (tegenwoordige tijd of 'nu/elke week')",
+                                h.start, h.end, h.start_char, h.end_char, min(h.score, 0.85)))
+        return hits
+
+
+def _concept_hit(doc: Doc, start: int, end: int) -> Hit:
+    span = doc[start:end]
+    return Hit("coerced_work", "ongoing.coerced_work", "", start, end, span.start_char,
+               span.end_char, 0.75)

@@ -1,0 +1,260 @@
+"""The one path a message takes: normalise -> spaCy doc -> concepts -> detectors ->
+qualifiers -> (model scores -> fusion) -> policy -> result with redacted evidence.
+
+The CLI, the service and the spaCy component are thin doors onto `Analyzer`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+# importing registers the age, duration and ongoing detectors
+import signaal.signals.age  # noqa: F401
+import signaal.signals.duration  # noqa: F401
+import signaal.signals.ongoing  # noqa: F401
+from signaal.signals.concepts import ConceptTagger
+from signaal.signals.detectors import DETECTORS, Detector, Hit
+from signaal.signals.fusion import fuse
+from signaal.signals.language import PipelineInfo, build_nlp
+from signaal.signals.policy import Policy
+from signaal.signals.qualifiers import Qualifiers, counts
+from signaal.signals.result import Evidence, Flag, Result
+
+MAX_CHUNK = 5_000  # characters analysed as one doc; longer texts are cut at sentence ends
+_AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|soms|vaak|"
+                          r"helaas wel|wel|ja klopt|ja soms|ja zeker)\b", re.I)
+_AGE_QUESTION = re.compile(r"\b(hoe oud|leeftijd|welke klas|in welke groep)\b", re.I)
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """Split very long text at sentence or line ends so no doc exceeds MAX_CHUNK chars."""
+    if len(text) <= MAX_CHUNK:
+        return [(0, text)]
+    out, start = [], 0
+    while start < len(text):
+        end = min(start + MAX_CHUNK, len(text))
+        if end < len(text):
+            cut = max(text.rfind(c, start + MAX_CHUNK // 2, end) for c in ".!?\n")
+            end = cut + 1 if cut > start else end
+        out.append((start, text[start:end]))
+        start = end
+    return out
+
+
+@dataclass
+class MessageAnalysis:
+    """Accepted hits of one message, offsets into that message."""
+
+    hits: list[Hit] = field(default_factory=list)
+    model_scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> set[str]:
+        return {h.label for h in self.hits}
+
+
+class Analyzer:
+    """Analyses single messages and conversations. Thread-safe for reading once built."""
+
+    def __init__(self, nlp: Language | None = None, policy: Policy | None = None,
+                 model: Any = None, redactor: Any = None, pipeline_info: PipelineInfo | None = None):
+        if nlp is None:
+            nlp, pipeline_info = build_nlp()
+        self.nlp = nlp
+        self.pipeline_info = pipeline_info
+        self.policy = policy or Policy.load()
+        self.model = model
+        self.redactor = redactor or _default_redactor()
+        self.concepts = ConceptTagger(nlp)
+        self.qualifiers = Qualifiers(nlp)
+        self.detectors: list[Detector] = [factory() for factory in DETECTORS.values()]
+        self._derived = [d for d in self.detectors if getattr(d, "needs_prior", False)]
+        self._direct = [d for d in self.detectors if d not in self._derived]
+
+    # --- rule layer ------------------------------------------------------------------
+    def rule_hits(self, doc: Doc, context_labels: Iterable[str] = (),
+                  keep_bare_age: bool = True) -> list[Hit]:
+        concepts = self.concepts(doc)
+        raw: list[Hit] = []
+        for detector in self._direct:
+            raw.extend(detector(doc, concepts))
+        if not keep_bare_age:
+            raw = [h for h in raw if h.rule != "age.bare"]
+        self.qualifiers(doc, raw)
+        hits = [h for h in raw if counts(h)]
+        hits = _apply_requires(hits, set(context_labels))
+        for detector in self._derived:
+            hits.extend(detector(doc, concepts, hits))
+        return hits
+
+    def analyze_text(self, text: str, context_labels: Iterable[str] = (),
+                     keep_bare_age: bool = True) -> MessageAnalysis:
+        hits: list[Hit] = []
+        for offset, chunk in _chunks(text):
+            doc = self.nlp(chunk)
+            for h in self.rule_hits(doc, context_labels, keep_bare_age):
+                h.start_char += offset
+                h.end_char += offset
+                hits.append(h)
+        return MessageAnalysis(hits)
+
+    # --- doors -------------------------------------------------------------------------
+    def analyze(self, text: str, id: str | None = None) -> Result:
+        """One client message."""
+        conversation = self.conversation(id)
+        conversation.add("client", text)
+        return conversation.result()
+
+    def analyze_conversation(self, messages: list[dict], id: str | None = None) -> Result:
+        conversation = self.conversation(id)
+        for message in messages:
+            conversation.add(message.get("role", "client"), message.get("text", ""))
+        return conversation.result()
+
+    def analyze_record(self, record: dict) -> Result:
+        """A message or conversation object in the formats of LABELS.md."""
+        if "messages" in record:
+            return self.analyze_conversation(record["messages"], record.get("id"))
+        return self.analyze(record.get("text", ""), record.get("id"))
+
+    def conversation(self, id: str | None = None) -> Conversation:
+        return Conversation(self, id)
+
+    def rule_scores(self, text: str) -> dict[str, float]:
+        """Max rule score per label (model features)."""
+        scores: dict[str, float] = {}
+        for h in self.analyze_text(text).hits:
+            scores[h.label] = max(scores.get(h.label, 0.0), h.score)
+        return scores
+
+
+@dataclass
+class Update:
+    result: Result
+    new_flags: list[Flag]
+
+
+class Conversation:
+    """A conversation fed message by message (role + text); keeps no text, only what
+    was flagged (labels, scores, offsets, redacted snippets)."""
+
+    def __init__(self, analyzer: Analyzer, id: str | None = None):
+        self.analyzer = analyzer
+        self.id = id
+        self.roles: list[str] = []
+        self._previous_counselor: str | None = None  # kept only until the next client turn
+        self._client_texts: list[str] = []  # for model scoring of the history; in memory only
+        self._evidence: dict[str, list[tuple[float, Evidence]]] = {}
+        self._model_scores: dict[str, float] = {}
+
+    def add(self, role: str, text: str) -> Update:
+        index = len(self.roles)
+        role = role if role in ("client", "counselor") else "client"
+        self.roles.append(role)
+        before = set(self._evidence)
+        if role == "counselor":
+            self._previous_counselor = text
+            return Update(self.result(), [])
+        question, self._previous_counselor = self._previous_counselor, None
+        hits = self._client_hits(text, question)
+        redaction = self.analyzer.redactor.redact(text)
+        for h in hits:
+            snippet = redact_snippet(text, redaction, h.start_char, h.end_char)
+            evidence = Evidence(index, h.start_char, h.end_char, snippet, h.rule, h.explain)
+            self._evidence.setdefault(h.label, []).append((h.score, evidence))
+        if self.analyzer.model is not None:
+            self._client_texts.append(text)
+            self._model_scores = self.analyzer.model.score_conversation(self._client_texts)
+        result = self.result()
+        new = [f for f in result.flags if f.label not in before]
+        return Update(result, new)
+
+    def _client_hits(self, text: str, question: str | None) -> list[Hit]:
+        context = set(self._evidence)
+        asked_age = bool(question and _AGE_QUESTION.search(question))
+        own = self.analyzer.analyze_text(text, context, keep_bare_age=question is None or asked_age)
+        hits = list(own.hits)
+        if question and "?" in question and len(text) <= 160:
+            hits.extend(self._inherited_hits(text, question, context | own.labels))
+        return hits
+
+    def _inherited_hits(self, answer: str, question: str, context: set[str]) -> list[Hit]:
+        """A short client answer to a counselor question inherits its subject: analyse
+        question + answer together and keep what the answer adds."""
+        q = question.strip()
+        sentences = re.split(r"(?<=[.!?])\s+", q)
+        asked = next((s for s in reversed(sentences) if s.endswith("?")), sentences[-1])
+        prefix = asked + " "
+        combined = prefix + answer
+        doc = self.analyzer.nlp(combined)
+        cut = next((t.i for t in doc if t.idx >= len(prefix)), len(doc))
+        if cut < len(doc):
+            doc[cut].is_sent_start = False  # one sentence: question and answer belong together
+        affirmative = bool(_AFFIRMATIVE.match(answer))
+        inherited = []
+        for h in self.analyzer.rule_hits(doc, context):
+            if h.label in ("minor", "under_16"):
+                continue  # ages come from the answer's own text
+            if h.end_char <= len(prefix) and not affirmative:
+                continue  # only in the question, and not confirmed
+            h.start_char = max(0, h.start_char - len(prefix))
+            h.end_char = max(h.start_char, h.end_char - len(prefix)) or len(answer)
+            if h.end_char <= h.start_char:
+                h.start_char, h.end_char = 0, len(answer)
+            h.rule = h.rule + "+vraag"
+            inherited.append(h)
+        return inherited
+
+    def result(self) -> Result:
+        model = self.analyzer.model
+        fused = fuse({label: max(s for s, _ in ev) for label, ev in self._evidence.items()},
+                     self._model_scores, model)
+        flags = []
+        for label, (score, raised_by) in fused.items():
+            evidence = [e for _, e in sorted(self._evidence.get(label, []), key=lambda x: -x[0])]
+            flags.append(Flag(label, score, _dedupe(evidence), raised_by))
+        labels = {f.label for f in flags}
+        triage = self.analyzer.policy.triage(labels)
+        flags.sort(key=lambda f: (-f.score, f.label))
+        return Result(self.id, flags, triage.priority, triage.reason, triage.rule)
+
+
+def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
+    seen, out = set(), []
+    for e in evidence:
+        key = (e.message, e.start, e.end)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out[:5]
+
+
+def _apply_requires(hits: list[Hit], context: set[str]) -> list[Hit]:
+    """Keep hits whose `requires` labels are flagged in this message or the conversation."""
+    kept = [h for h in hits if not h.requires]
+    pending = [h for h in hits if h.requires]
+    changed = True
+    while pending and changed:
+        labels = context | {h.label for h in kept}
+        ready = [h for h in pending if all(any(x in labels for x in slot) for slot in h.requires)]
+        changed = bool(ready)
+        kept.extend(ready)
+        pending = [h for h in pending if h not in ready]
+    return kept
+
+
+def redact_snippet(text: str, redaction: Any, start: int, end: int) -> str:
+    from signaal.signals.redact import redact_slice
+
+    return redact_slice(text, redaction.spans, start, end)
+
+
+def _default_redactor():
+    from signaal.signals.redact import get_redactor
+
+    return get_redactor()
