@@ -1,7 +1,264 @@
+"""Signaal command line: a thin Typer door onto the Python API (signals.pipeline)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
 import typer
-app = typer.Typer()
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Signaal: risico-signalen in chatteksten van een hulplijn (suggesties; de hulpverlener beslist).")
+out = Console()
+err = Console(stderr=True)
+PRIORITY_STYLE = {"urgent": "bold white on red", "high": "bold black on yellow", "normal": "green"}
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+def _analyzer(model: Optional[str], policy: Optional[Path]):
+    """Build the analyzer; the fallback warning is shown once, on stderr."""
+    from signaal.signals.language import FallbackWarning
+    from signaal.signals.pipeline import Analyzer
+    from signaal.signals.policy import Policy, PolicyError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FallbackWarning)
+        try:
+            pol = Policy.load(policy)
+        except PolicyError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        analyzer = Analyzer(policy=pol, model=_load_model(model))
+    for w in caught:
+        if issubclass(w.category, FallbackWarning):
+            err.print(f"[yellow]warning:[/yellow] {w.message}")
+    return analyzer
+
+
+def _load_model(model: Optional[str]):
+    if model in (None, "none", "rules"):
+        if model is None:
+            try:
+                from signaal.models.registry import load_default_model
+            except ImportError:
+                return None
+            return load_default_model()
+        return None
+    from signaal.models.registry import load_model
+
+    try:
+        return load_model(model)
+    except Exception as exc:  # refused artifact, unknown name: a clear message, no trace
+        err.print(f"[red]error:[/red] cannot load model {model}: {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _print_result(result: dict) -> None:
+    prio = result["priority"]
+    out.print(f"Prioriteit: [{PRIORITY_STYLE[prio]}] {prio.upper()} [/] — {result['reason']}")
+    if not result["flags"]:
+        out.print("Geen signalen gevonden.")
+        return
+    table = Table(show_lines=False)
+    table.add_column("Signaal")
+    table.add_column("Score", justify="right")
+    table.add_column("Door")
+    table.add_column("Woorden (geredigeerd)")
+    table.add_column("Regel")
+    for flag in result["flags"]:
+        evidence = flag["evidence"]
+        words = " | ".join(e["text"] for e in evidence[:3]) or "—"
+        rules = ", ".join(sorted({e["source"] for e in evidence[:3]})) or "—"
+        table.add_row(flag["name"], f"{flag['score']:.2f}", flag["raised_by"], words, rules)
+    out.print(table)
+    out.print("[dim]Signaal doet een suggestie; de hulpverlener beslist.[/dim]")
+
+
 @app.command()
-def hello():
-    print("hi")
-def main():
+def analyze(
+    text: Optional[str] = typer.Argument(None, help="Eén bericht om te analyseren."),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="JSONL met berichten/gesprekken."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Schrijf resultaten (JSONL) hierheen."),
+    format: Format = typer.Option(None, "--format", "-f", help="table, json of jsonl."),
+    model: Optional[str] = typer.Option(None, "--model", help="Modelnaam of map; 'rules' voor alleen regels."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Triagebeleid (TOML)."),
+) -> None:
+    """Analyse a message (argument) or a JSONL file of messages/conversations."""
+    if (text is None) == (input is None):
+        err.print("[red]error:[/red] give either a TEXT argument or --input FILE")
+        raise typer.Exit(2)
+    analyzer = _analyzer(model, policy)
+    if text is not None:
+        result = analyzer.analyze(text).to_dict()
+        fmt = format or Format.table
+        if fmt is Format.table:
+            _print_result(result)
+        else:
+            out.print_json(json.dumps(result, ensure_ascii=False)) if fmt is Format.json else print(
+                json.dumps(result, ensure_ascii=False))
+        return
+    raise typer.Exit(_analyze_file(analyzer, input, output, format or Format.jsonl))
+
+
+def _analyze_file(analyzer, path: Path, output: Optional[Path], fmt: Format) -> int:
+    from rich.progress import Progress
+
+    from signaal.signals.io import LineError, read_jsonl
+
+    if not path.is_file():
+        err.print(f"[red]error:[/red] no such file: {path}")
+        return 2
+    sink = output.open("w", encoding="utf-8") if output else sys.stdout
+    errors = 0
+    results = []
+    total = sum(1 for _ in path.open("rb"))
+    try:
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
+            task = progress.add_task("analyseren", total=total)
+            for number, record in read_jsonl(path):
+                if isinstance(record, LineError):
+                    errors += 1
+                    err.print(f"[red]error:[/red] {record}")
+                    result = {"id": None, "line": number, "error": record.problem,
+                              "labels": [], "priority": None, "flags": []}
+                else:
+                    result = analyzer.analyze_record(record).to_dict()
+                if fmt is Format.table and not output:
+                    results.append(result)
+                else:
+                    sink.write(json.dumps(result, ensure_ascii=False) + "\n")
+                progress.advance(task)
+    finally:
+        if output:
+            sink.close()
+    for result in results:
+        out.rule(str(result.get("id")))
+        _print_result(result) if result.get("priority") else out.print(f"fout: {result['error']}")
+    if errors:
+        err.print(f"{errors} regel(s) konden niet worden gelezen; zie de error-objecten in de uitvoer.")
+    return 1 if errors else 0
+
+
+@app.command()
+def evaluate(
+    data: list[Path] = typer.Option(..., "--data", "-d", help="Gelabelde JSONL (berichten of gesprekken)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Modelnaam of map; 'rules' voor alleen regels."),
+    policy: Optional[Path] = typer.Option(None, "--policy"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Schrijf alle cijfers als JSON hierheen ('-' = stdout)."),
+) -> None:
+    """Precision, recall and F1 per label, micro/macro averages and the triage matrix."""
+    from signaal.signals.evaluate import evaluate as run_evaluation
+    from signaal.signals.io import LineError, read_jsonl
+    from signaal.signals.labels import validate_labels
+
+    analyzer = _analyzer(model, policy)
+    report = {}
+    for path in data:
+        if not path.is_file():
+            err.print(f"[red]error:[/red] no such file: {path}")
+            raise typer.Exit(2)
+        gold, predicted, priorities = [], [], []
+        for number, record in read_jsonl(path):
+            if isinstance(record, LineError) or not isinstance(record.get("labels"), list):
+                problem = record if isinstance(record, LineError) else f"{path}:{number}: no 'labels' list"
+                err.print(f"[red]error:[/red] {problem}")
+                raise typer.Exit(2)
+            unknown = validate_labels(record["labels"])
+            if unknown:
+                err.print(f"[red]error:[/red] {path}:{number}: unknown labels {unknown}")
+                raise typer.Exit(2)
+            result = analyzer.analyze_record(record)
+            gold.append(set(record["labels"]))
+            predicted.append(set(result.labels))
+            priorities.append(result.priority)
+        figures = run_evaluation(gold, predicted, analyzer.policy, priorities)
+        figures["model"] = getattr(analyzer.model, "name", None) or "rules"
+        report[str(path)] = figures
+        if json_out != Path("-"):
+            _print_evaluation(path, figures)
+    if json_out:
+        text = json.dumps(report, indent=2, ensure_ascii=False)
+        print(text) if json_out == Path("-") else json_out.write_text(text + "\n", encoding="utf-8")
+
+
+def _print_evaluation(path: Path, figures: dict) -> None:
+    from signaal.signals.labels import display_name
+
+    table = Table(title=f"{path.name} (n={figures['n']}, model: {figures['model']})")
+    for col in ("label", "naam", "P", "R", "F1", "n"):
+        table.add_column(col, justify="right" if col in ("P", "R", "F1", "n") else "left")
+    for label, s in figures["labels"].items():
+        table.add_row(label, display_name(label), f"{s['precision']:.2f}", f"{s['recall']:.2f}",
+                      f"{s['f1']:.2f}", str(s["support"]))
+    out.print(table)
+    for avg in ("micro", "macro"):
+        s = figures[avg]
+        out.print(f"{avg}  P {s['precision']:.3f}  R {s['recall']:.3f}  F1 {s['f1']:.3f}")
+    matrix = Table(title="Triage (rij = gouden prioriteit, kolom = voorgesteld)")
+    matrix.add_column("goud \\ voorgesteld")
+    for p in ("urgent", "high", "normal"):
+        matrix.add_column(p, justify="right")
+    for g, row in figures["triage"]["matrix"].items():
+        matrix.add_row(g, *(str(row[p]) for p in ("urgent", "high", "normal")))
+    out.print(matrix)
+    out.print(f"urgent als normal voorgesteld: {figures['triage']['urgent_as_normal']}")
+
+
+@app.command()
+def labels() -> None:
+    """List the indicators with their definitions and rule ids."""
+    from signaal.signals.detectors import DETECTORS
+    from signaal.signals.labels import all_labels
+
+    rules: dict[str, list[str]] = {}
+    for factory in DETECTORS.values():
+        for rule_id, _ in factory().rule_ids():
+            rules.setdefault(rule_id.split(".")[0], []).append(rule_id)
+    table = Table(show_lines=True)
+    table.add_column("id")
+    table.add_column("naam")
+    table.add_column("definitie")
+    for label in all_labels():
+        table.add_row(label.id, label.name, label.definition)
+    out.print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """Which language pipeline, model and policy are in use, and why."""
+    import signaal
+    from signaal.signals.labels import label_set_version
+
+    analyzer = _analyzer(None, None)
+    info = analyzer.pipeline_info
+    out.print(f"Signaal {signaal.__version__}, spaCy {info.spacy_version}")
+    out.print(f"Taalpijplijn: {info.name} ({info.mode}): {info.reason}")
+    out.print(f"Componenten: {', '.join(analyzer.nlp.pipe_names)}")
+    model = analyzer.model
+    out.print(f"Model: {getattr(model, 'name', None) or 'geen (alleen regels)'}"
+              + (f" — {getattr(model, 'path', '')}" if model is not None else ""))
+    p = analyzer.policy
+    out.print(f"Beleid: {p.version} ({p.path}, sha256 {p.sha256[:12]}…)")
+    out.print(f"Labelset: {label_set_version()}")
+    out.print(f"Redactor: {type(analyzer.redactor).__module__}.{type(analyzer.redactor).__name__}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()
+
+
+if __name__ == "__main__":
+    main()
