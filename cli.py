@@ -217,6 +217,37 @@ def _print_evaluation(path: Path, figures: dict) -> None:
 
 
 @app.command()
+def redact(
+    text: Optional[str] = typer.Argument(None, help="Tekst om te anonimiseren."),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="JSONL met berichten/gesprekken."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSONL met {id, text} geanonimiseerd."),
+) -> None:
+    """Replace identifiers by placeholders ([NAAM], [TELEFOON], ...); bad lines become error records."""
+    from signaal.signals.redact import redact_records, redact_text
+
+    if (text is None) == (input is None):
+        err.print("[red]error:[/red] give a text or --input FILE (not both)")
+        raise typer.Exit(2)
+    if text is not None:
+        print(redact_text(text))
+        return
+    if not input.is_file():
+        err.print(f"[red]error:[/red] no such file: {input}")
+        raise typer.Exit(2)
+    sink = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        _, errors = redact_records(
+            input, lambda obj: sink.write(json.dumps(obj, ensure_ascii=False) + "\n"),
+            on_error=lambda e: err.print(f"[red]error:[/red] {e}"))
+    finally:
+        if output:
+            sink.close()
+    if errors:
+        err.print(f"{errors} regel(s) konden niet worden gelezen; zie de error-objecten in de uitvoer.")
+        raise typer.Exit(1)
+
+
+@app.command()
 def labels() -> None:
     """List the indicators with their definitions and rule ids."""
     from signaal.signals.detectors import DETECTORS

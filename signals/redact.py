@@ -852,3 +852,38 @@ def get_redactor() -> Redactor:
 def redact_text(text: str) -> str:
     """Shortcut: the redacted text only."""
     return get_redactor().redact(text).text
+
+
+def redact_records(
+    in_path: str | Path, write: Any, on_error: Any = None
+) -> tuple[int, int]:
+    """Redact a JSONL file line by line: `write(obj)` gets one object per non-blank line, in order.
+
+    A message `{"id", "text", ...}` becomes `{"id", "text": redacted}` (other fields dropped);
+    a conversation `{"id", "messages": [...]}` becomes `{"id", "messages": [{"role", "text"}]}`.
+    A line that cannot be read (bad JSON, no text, not UTF-8, binary) becomes an error record
+    `{"id": null, "line": n, "error": problem}` so no line is silently lost, and
+    `on_error(LineError)` is called; neither ever holds the line's content.
+    Returns (records written, errors).
+    """
+    from signaal.signals.io import LineError, read_jsonl
+
+    red = get_redactor()
+    n = errors = 0
+    for number, record in read_jsonl(in_path):
+        n += 1
+        if isinstance(record, LineError):
+            errors += 1
+            if on_error is not None:
+                on_error(record)
+            write({"id": None, "line": number, "error": record.problem})
+            continue
+        rid = record.get("id")
+        if "messages" in record:
+            write({"id": rid, "messages": [
+                {"role": m.get("role"), "text": red.redact(m["text"]).text}
+                for m in record["messages"]
+            ]})
+        else:
+            write({"id": rid, "text": red.redact(record["text"]).text})
+    return n, errors
