@@ -37,6 +37,7 @@ class Hit:
     requires: tuple[tuple[str, ...], ...] = ()
     ignore_qualifiers: tuple[str, ...] = ()
     qualifiers: dict[str, str] = field(default_factory=dict)
+    core: tuple[int, int] | None = None  # token span the qualifiers look at (rule's first slot)
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,17 @@ class PatternDetector(Detector):
     def __call__(self, doc: Doc, concepts: ConceptHits) -> list[Hit]:
         hits = []
         for rule in self.rules:
-            for start, end in _cooccurrences(doc, concepts, rule.slots, rule.window):
+            for start, end, core in _cooccurrences(doc, concepts, rule.slots, rule.window):
                 hits.append(_span_hit(doc, self.label, rule.id, rule.explain, start, end,
-                                      rule.score, requires=rule.requires,
+                                      rule.score, requires=rule.requires, core=core,
                                       ignore_qualifiers=self.ignore_qualifiers))
         return hits
 
 
-def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int) -> list[tuple[int, int]]:
-    """Token extents where every slot has a match, all within `window` tokens and one
-    sentence. Anchored on the rarest slot; other slots take their nearest match."""
+def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int):
+    """(start, end, core) token extents where every slot has a match, all within `window`
+    tokens and one sentence; core is the first slot's match. Anchored on the rarest slot;
+    other slots take their nearest match."""
     candidates = []
     for slot in slots:
         spans = sorted({span for concept in slot for span in concepts.get(concept, ())})
@@ -115,7 +117,7 @@ def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int) -> list[
         candidates.append(spans)
     anchor_index = min(range(len(candidates)), key=lambda i: len(candidates[i]))
     sentence_of = _sentence_index(doc)
-    found: list[tuple[int, int]] = []
+    found: list[tuple[int, int, tuple[int, int]]] = []
     for anchor in candidates[anchor_index]:
         sent = sentence_of[anchor[0]]
         chosen = [anchor]
@@ -135,8 +137,10 @@ def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int) -> list[
         else:
             start = min(s for s, _ in chosen)
             end = max(e for _, e in chosen)
-            if end - start <= window and (start, end) not in found:
-                found.append((start, end))
+            by_slot = dict(zip([anchor_index] + [i for i in range(len(slots)) if i != anchor_index],
+                               chosen))
+            if end - start <= window and all(f[:2] != (start, end) for f in found):
+                found.append((start, end, by_slot[0]))
     return found
 
 

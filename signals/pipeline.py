@@ -17,6 +17,7 @@ from spacy.tokens import Doc
 import signaal.signals.age  # noqa: F401
 import signaal.signals.duration  # noqa: F401
 import signaal.signals.ongoing  # noqa: F401
+import signaal.signals.component  # noqa: F401  (registers the "signaal" spaCy factory)
 from signaal.signals.concepts import ConceptTagger
 from signaal.signals.detectors import DETECTORS, Detector, Hit
 from signaal.signals.fusion import fuse

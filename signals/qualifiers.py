@@ -31,7 +31,7 @@ class Qualifiers:
         """Set `hit.qualifiers` ({class: value}) for every hit."""
         if not hits:
             return
-        doc.spans[SPANS_KEY] = [Span(doc, h.start, h.end, label=h.label) for h in hits]
+        doc.spans[SPANS_KEY] = [Span(doc, *(h.core or (h.start, h.end)), label=h.label) for h in hits]
         self._context(doc)
         for hit, span in zip(hits, doc.spans[SPANS_KEY]):
             hit.qualifiers = {q.name: q.value for q in get_qualifiers(span) or ()}

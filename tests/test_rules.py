@@ -1,0 +1,127 @@
+"""Behaviour of the rule layer: normalisation, ages, durations, qualifiers, conversations."""
+
+import pytest
+
+from signaal.signals.age import find_ages
+from signaal.signals.duration import find_durations
+from signaal.signals.normalize import normalize_word
+
+
+@pytest.mark.parametrize("typed,norm", [
+    ("mn", "mijn"), ("M'n", "mijn"), ("nie", "niet"), ("ff", "even"), ("sgool", "school"),
+    ("helppp", "help"), ("stiefpa", "stiefvader"), ("😭", "huilen"), ("doekoe", "geld"),
+])
+def test_chatspeak_is_normalised(typed, norm):
+    assert normalize_word(typed) == norm
+
+
+@pytest.mark.parametrize("text,age", [
+    ("ik ben 14", 14), ("kben 15 jr", 15), ("ik zit in groep 8", 12), ("3 havo", 14),
+    ("bijna 16", None), ("ik ben bijna 16", 15), ("mn dochter van 13", 13), ("16", 16),
+    ("ik zit in de brugklas", 12),
+])
+def test_current_age(text, age):
+    ages = [m.age for m in find_ages(text)]
+    assert (ages[0] if ages else None) == age
+
+
+@pytest.mark.parametrize("text", ["toen ik 13 was", "een man van 40", "om 14:00", "50 euro",
+                                  "sinds mijn 12e", "ik heb 3 klanten"])
+def test_not_a_current_age(text):
+    assert not [m for m in find_ages(text) if m.age < 18]
+
+
+@pytest.mark.parametrize("text,long", [
+    ("al 2 jaar", True), ("jarenlang", True), ("ik ben 15 en het gaat al sinds mijn 12e", True),
+    ("al ruim een jaar", True), ("een half jaar", False), ("bijna een jaar", False),
+    ("al een paar maanden", False), ("ik ben 15 jaar", False),
+])
+def test_duration(text, long):
+    assert bool(find_durations(text)) is long
+
+
+def labels(analyzer, text):
+    return set(analyzer.analyze(text).labels)
+
+
+def test_core_example(analyzer):
+    result = analyzer.analyze("ik ben 14 en mijn stiefvader laat mannen bij mij komen, hij pakt het geld")
+    assert {"parent_exploiter", "sexual_exploitation", "minor", "under_16"} <= set(result.labels)
+    assert result.priority == "urgent"
+    assert result.reason == "urgent: ouder als uitbuiter + minderjarig"
+
+
+@pytest.mark.parametrize("text", [
+    "we hadden op school les over loverboys",
+    "wat is een loverboy?",
+    "niemand dwingt me om wiet te verkopen, ik doe het zelf",
+    "mn moeder regelt altijd mijn afspraken bij de tandarts",
+    "stel dat iemand je naaktfoto's zou verspreiden, wat dan?",
+])
+def test_no_exploitation_flags_for_negated_hypothetical_informational(analyzer, text):
+    found = labels(analyzer, text)
+    assert not found & {"sexual_exploitation", "parent_exploiter", "sextortion", "forced_crime",
+                        "loverboy"}
+
+
+def test_experiencer_friend_counts(analyzer):
+    found = labels(analyzer, "mn vriendin van 16 moet van haar vriendje met mannen mee voor geld")
+    assert {"sexual_exploitation", "minor"} <= found
+
+
+def test_past_exploitation_is_not_ongoing(analyzer):
+    found = labels(analyzer, "vroeger moest ik van mn stiefvader met mannen mee. hij zit nu vast.")
+    assert "sexual_exploitation" in found and "ongoing" not in found
+
+
+def test_sextortion(analyzer):
+    found = labels(analyzer, "hij dreigt mijn naaktfoto's te verspreiden als ik niet betaal")
+    assert "sextortion" in found
+
+
+def test_counselor_messages_are_never_flagged(analyzer):
+    result = analyzer.analyze_conversation([
+        {"role": "counselor", "text": "Moet je met mannen mee voor geld? Dreigt hij je foto's te delen?"},
+    ])
+    assert result.labels == []
+
+
+def test_short_answer_inherits_question(analyzer):
+    conv = analyzer.conversation("c1")
+    conv.add("client", "ik moet soms met mannen mee die bij ons thuis komen")
+    conv.add("counselor", "Dat klinkt heel naar. Weet je moeder ervan?")
+    update = conv.add("client", "zij regelt het juist")
+    assert "parent_exploiter" in update.result.labels
+    assert [f.label for f in update.new_flags] == ["parent_exploiter"]
+    evidence = update.result.flag("parent_exploiter").evidence[0]
+    assert evidence.message == 2 and 0 <= evidence.start < evidence.end <= len("zij regelt het juist")
+    conv.add("counselor", "Mag ik vragen hoe oud je bent?")
+    assert {"minor"} <= set(conv.add("client", "16").result.labels)
+
+
+def test_bare_number_is_not_an_age_after_other_questions(analyzer):
+    conv = analyzer.conversation()
+    conv.add("counselor", "Hoeveel mannen waren er?")
+    assert "minor" not in conv.add("client", "3").result.labels
+
+
+def test_evidence_is_redacted(analyzer):
+    result = analyzer.analyze("mn moeder regelt mannen voor mij, bel 0612345678 of mail x.y@example.nl")
+    texts = " ".join(e.text for f in result.flags for e in f.evidence)
+    assert "0612345678" not in texts and "x.y@example.nl" not in texts
+
+
+@pytest.mark.parametrize("text", ["", " ", "\x00\x01", "🙂" * 1000, "a" * 200_000,
+                                  "This is English text about nothing.", "\ud800"[:0] + "é" * 10])
+def test_odd_input_is_safe(analyzer, text):
+    result = analyzer.analyze(text)
+    assert result.priority in ("urgent", "high", "normal")
+
+
+def test_huge_text_keeps_offsets(analyzer):
+    text = "hallo. " * 2000 + "mijn stiefvader regelt mannen voor mij."
+    result = analyzer.analyze(text)
+    flag = result.flag("parent_exploiter")
+    assert flag is not None
+    e = flag.evidence[0]
+    assert "stiefvader" in text[e.start:e.end]
