@@ -139,7 +139,7 @@ def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int):
             end = max(e for _, e in chosen)
             by_slot = dict(zip([anchor_index] + [i for i in range(len(slots)) if i != anchor_index],
                                chosen))
-            if end - start <= window and all(f[:2] != (start, end) for f in found):
+            if (len(slots) == 1 or end - start <= window) and all(f[:2] != (start, end) for f in found):
                 found.append((start, end, by_slot[0]))
     return found
 
