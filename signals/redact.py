@@ -234,7 +234,7 @@ class Redactor:
         self._handle_ctx_re = re.compile(
             r"\b(?:%s)\b(?:\s*(?:naam|name|account|id|username))?"
             r"(?:\s*(?P<sep>is|was|=|:|-|heet|heette|noemt)\s*(?:hij|ze|zij|die)?)?"
-            r"\s*:?\s*(?P<h>@?[\w.#-]{2,40})" % apps,
+            r"(?:\s*:\s*|\s+)(?P<h>@?[\w#-][\w.#-]{1,39})" % apps,
             re.I,
         )
         self._handle_rev_re = re.compile(
@@ -542,8 +542,10 @@ class Redactor:
                     if k > 1 or t.low not in lex.lexicon or t.cap:
                         start, rule = words[0].start, "address.street_gazetteer"
                         break
-            if start is None and _ends_with_suffix(t.low, self._street_suffixes) \
-                    and (t.cap or t.low not in lex.lexicon):
+            if start is None and (_strong_street(t.low, self._street_suffixes) or (
+                _ends_with_suffix(t.low, self._street_suffixes)
+                and (t.cap or t.low not in lex.lexicon)
+            )):
                 start, rule = t.start, "address.street_suffix"
             if start is not None:
                 add(_span(start, m.end(), "address", rule, 0.9))
@@ -705,6 +707,11 @@ class Redactor:
                 return "person.context_relation", 0.9
         if common:
             return None, 0.0
+        if is_first and self._extend_name(toks, i) > i and not adjverb:
+            # "jan de vries", "daan jansen": a first name followed by a surname
+            nxt = toks[self._extend_name(toks, i)]
+            if nxt.low in lex.surnames or nxt.cap:
+                return "person.full_name", 0.75
         if initial and t.cap:
             return "person.initial", 0.75
         sent_start = self._sentence_start(text, toks, i)
