@@ -58,12 +58,15 @@ def _patterns() -> list[tuple[str, re.Pattern, int]]:
     return [
         ("age.not_yet_18", re.compile(r"\b(?:nog geen|nog niet|onder de)\s+18\b"), 0),
         ("age.almost", re.compile(rf"\b(?:ik ben|ben|kben|ik|ze is|zij is)\s+(?:nu\s+)?bijna\s+{n}\b"), -1),
+        ("age.almost_bare", re.compile(rf"(?:^|[.,!?]\s*|\bhier\s+)bijna\s+{n}\b"), -1),
         ("age.turning", re.compile(rf"\b(?:ik word|word|ze wordt|zij wordt)\s+(?:straks\s+|binnenkort\s+)?{n}\b"), -1),
         ("age.i_am", re.compile(rf"\b(?:ik ben|ben|kben|ik|ikke|ze is|zij is|ze zijn|wij zijn|we zijn)\s+(?:nu\s+|net\s+|pas\s+|al\s+|zelf\s+|ook\s+)?{n}(?:\s*(?:jaar|jr|j)\b(?:\s*oud)?)?(?![\d:,.]\d|\s*(?:euro|uur|keer|min|mannen|man|klanten|x)\b)"), 0),
         ("age.person_of", re.compile(rf"\b{person}\s+(?:is\s+|van\s+|\(|,\s*)(?:pas\s+|net\s+|nog\s+maar\s+)?{n}(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
         ("age.n_years", re.compile(rf"(?<![\w:.,€-]){n}\s*(?:jaar|jr|j|yo|y/o)\b(?:\s*oud)?(?!\s*(?:geleden|lang|later|terug|ouder))"), 0),
         ("age.bare", re.compile(rf"^\W*{n}\W*$"), 0),
         ("age.trailing", re.compile(rf"[.,!]\s*{n}\s*(?:jr|jaar)?\W*$"), 0),
+        ("age.sentence_start", re.compile(rf"(?:^|[.!?]\s+){n}\s*(?:jr|jaar)?\s*,"), 0),
+        ("age.youngest", re.compile(rf"\b(?:de jongste|de oudste|jongste|oudste)\s*,?\s*{n}\b"), 0),
     ]
 
 
@@ -95,7 +98,7 @@ def find_ages(text: str) -> list[AgeMention]:
             age = _to_int(m.group("n"))
             if age is None:
                 continue
-            before = low[max(0, m.start() - 25):m.start()]
+            before = re.split(r"[.!?;]", low[max(0, m.start() - 25):m.start()])[-1]
             if _PAST.search(before[-12:]) or re.search(r"\b(toen|was)\b", low[m.end():m.end() + 8]):
                 continue  # "toen ik 13 was", "op mijn 13e": not the current age
             if rule in ("age.n_years", "age.trailing") and _ADULT_CONTEXT.search(before):

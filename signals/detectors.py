@@ -79,6 +79,7 @@ class PatternDetector(Detector):
         data = tomllib.loads((path or INDICATOR_DIR / f"{label}.toml").read_text(encoding="utf-8"))
         self.label = data["label"]
         self.ignore_qualifiers = tuple(data.get("ignore_qualifiers", ()))
+        self.now_only = bool(data.get("now_only", False))
         self.rules = [
             Rule(
                 id=entry["id"],
@@ -102,6 +103,10 @@ class PatternDetector(Detector):
                 hits.append(_span_hit(doc, self.label, rule.id, rule.explain, start, end,
                                       rule.score, requires=rule.requires, core=core,
                                       ignore_qualifiers=self.ignore_qualifiers))
+        if self.now_only:
+            from signaal.signals.ongoing import sentence_time  # late: ongoing imports this module
+
+            hits = [h for h in hits if sentence_time(doc, h.start, h.end) != "ended"]
         return hits
 
 
