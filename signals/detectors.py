@@ -49,6 +49,7 @@ class Rule:
     window: int
     score: float
     requires: tuple[tuple[str, ...], ...] = ()
+    anywhere: tuple[tuple[str, ...], ...] = ()  # slots that may be anywhere in the text
 
 
 def _slots(raw: list[str]) -> tuple[tuple[str, ...], ...]:
@@ -89,6 +90,7 @@ class PatternDetector(Detector):
                 window=int(entry.get("window", 10)),
                 score=float(entry.get("score", 0.8)),
                 requires=_slots(entry.get("requires", [])),
+                anywhere=_slots(entry.get("anywhere", [])),
             )
             for entry in data["rule"]
         ]
@@ -99,6 +101,8 @@ class PatternDetector(Detector):
     def __call__(self, doc: Doc, concepts: ConceptHits) -> list[Hit]:
         hits = []
         for rule in self.rules:
+            if any(not any(concepts.get(c) for c in slot) for slot in rule.anywhere):
+                continue
             for start, end, core in _cooccurrences(doc, concepts, rule.slots, rule.window):
                 hits.append(_span_hit(doc, self.label, rule.id, rule.explain, start, end,
                                       rule.score, requires=rule.requires, core=core,

@@ -1,23 +1,44 @@
 """Fusion of the rule layer and the learned model into flags.
 
-A label is flagged when a rule fired (after qualifiers) or the model's probability
-reaches its per-label threshold. The score is the larger of the two; `raised_by` says
-which layer(s) raised the flag, so counselors and auditors can see the source.
+Per label, with ``p`` the model's calibrated probability (conversation: max over the
+joined client history and the last client message, see models/classifier.py):
+
+* model alone raises the flag when ``p >= model.thresholds[label]``. These fusion
+  thresholds are chosen by the trainer on 3-fold cross-validation of the training corpus
+  for F-beta of the *fused* decision (rules OR model), beta=2 for labels that drive
+  triage and beta=1 for the others (models/train.py). Where the rules already catch a
+  label well, that search pushes the threshold up, so the model only adds a flag when it
+  is confident; where rules miss, the threshold is lower.
+* a rule flag stands on its own (rules are precise and explain themselves), except
+  where the manifest sets ``fusion.rule_floor[label]``: then a rule-only flag whose model
+  probability is below that floor is dropped. The trainer sets a floor only when
+  cross-validation shows it removes rule false positives without losing recall; the
+  default model sets none for the labels that drive triage.
+* score = the larger of rule score and ``p`` for flags raised by both, else the raising
+  layer's score; ``raised_by`` is "rules", "model" or "both".
+* under_16 always comes with minor.
+
+Without a model this is the rule layer unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+DEFAULT_THRESHOLD = 0.5
+
 
 def fuse(rule_scores: dict[str, float], model_scores: dict[str, float],
          model: Any = None) -> dict[str, tuple[float, str]]:
     thresholds = getattr(model, "thresholds", {}) if model is not None else {}
+    floors = getattr(model, "rule_floor", {}) if model is not None else {}
     out: dict[str, tuple[float, str]] = {}
     for label in set(rule_scores) | set(model_scores):
         rule = rule_scores.get(label)
         prob = model_scores.get(label)
-        by_model = prob is not None and prob >= thresholds.get(label, 0.5)
+        by_model = prob is not None and prob >= thresholds.get(label, DEFAULT_THRESHOLD)
+        if rule is not None and prob is not None and not by_model and prob < floors.get(label, 0.0):
+            rule = None  # the model is confident the rule fired on a look-alike
         if rule is not None and by_model:
             out[label] = (max(rule, prob), "both")
         elif rule is not None:
