@@ -52,6 +52,7 @@ class MessageAnalysis:
     """Accepted hits of one message, offsets into that message."""
 
     hits: list[Hit] = field(default_factory=list)
+    pending: list[Hit] = field(default_factory=list)  # waiting for a `requires` label
     model_scores: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -79,7 +80,8 @@ class Analyzer:
 
     # --- rule layer ------------------------------------------------------------------
     def rule_hits(self, doc: Doc, context_labels: Iterable[str] = (),
-                  keep_bare_age: bool = True) -> list[Hit]:
+                  keep_bare_age: bool = True) -> tuple[list[Hit], list[Hit]]:
+        """(accepted hits, hits still waiting for a label they require)."""
         concepts = self.concepts(doc)
         raw: list[Hit] = []
         for detector in self._direct:
@@ -88,21 +90,23 @@ class Analyzer:
             raw = [h for h in raw if h.rule != "age.bare"]
         self.qualifiers(doc, raw)
         hits = [h for h in raw if counts(h)]
-        hits = _apply_requires(hits, set(context_labels))
+        hits, pending = _apply_requires(hits, set(context_labels))
         for detector in self._derived:
             hits.extend(detector(doc, concepts, hits))
-        return hits
+        return hits, pending
 
     def analyze_text(self, text: str, context_labels: Iterable[str] = (),
                      keep_bare_age: bool = True) -> MessageAnalysis:
-        hits: list[Hit] = []
+        analysis = MessageAnalysis()
         for offset, chunk in _chunks(text):
             doc = self.nlp(chunk)
-            for h in self.rule_hits(doc, context_labels, keep_bare_age):
+            hits, pending = self.rule_hits(doc, context_labels, keep_bare_age)
+            for h in hits + pending:
                 h.start_char += offset
                 h.end_char += offset
-                hits.append(h)
-        return MessageAnalysis(hits)
+            analysis.hits.extend(hits)
+            analysis.pending.extend(pending)
+        return analysis
 
     # --- doors -------------------------------------------------------------------------
     def analyze(self, text: str, id: str | None = None) -> Result:
@@ -151,6 +155,9 @@ class Conversation:
         self._previous_counselor: str | None = None  # kept only until the next client turn
         self._client_texts: list[str] = []  # for model scoring of the history; in memory only
         self._evidence: dict[str, list[tuple[float, Evidence]]] = {}
+        # hits whose required label is not flagged yet ("mn vriendje" before the
+        # exploitation is told): accepted later in the conversation if it comes
+        self._pending: list[tuple[Hit, Evidence]] = []
         self._model_scores: dict[str, float] = {}
 
     def add(self, role: str, text: str) -> Update:
@@ -162,12 +169,17 @@ class Conversation:
             self._previous_counselor = text
             return Update(self.result(), [])
         question, self._previous_counselor = self._previous_counselor, None
-        hits = self._client_hits(text, question)
+        hits, pending = self._client_hits(text, question)
         redaction = self.analyzer.redactor.redact(text)
-        for h in hits:
+
+        def evidence_of(h: Hit) -> Evidence:
             snippet = redact_snippet(text, redaction, h.start_char, h.end_char)
-            evidence = Evidence(index, h.start_char, h.end_char, snippet, h.rule, h.explain)
-            self._evidence.setdefault(h.label, []).append((h.score, evidence))
+            return Evidence(index, h.start_char, h.end_char, snippet, h.rule, h.explain)
+
+        for h in hits:
+            self._evidence.setdefault(h.label, []).append((h.score, evidence_of(h)))
+        self._pending.extend((h, evidence_of(h)) for h in pending)
+        self._accept_pending()
         if self.analyzer.model is not None:
             self._client_texts.append(text)
             self._model_scores = self.analyzer.model.score_conversation(self._client_texts)
@@ -175,16 +187,30 @@ class Conversation:
         new = [f for f in result.flags if f.label not in before]
         return Update(result, new)
 
-    def _client_hits(self, text: str, question: str | None) -> list[Hit]:
+    def _accept_pending(self) -> None:
+        changed = True
+        while changed and self._pending:
+            labels = set(self._evidence)
+            ready = [(h, e) for h, e in self._pending
+                     if all(any(x in labels for x in slot) for slot in h.requires)]
+            for h, e in ready:
+                self._evidence.setdefault(h.label, []).append((h.score, e))
+            self._pending = [p for p in self._pending if p not in ready]
+            changed = bool(ready)
+
+    def _client_hits(self, text: str, question: str | None) -> tuple[list[Hit], list[Hit]]:
         context = set(self._evidence)
         asked_age = bool(question and _AGE_QUESTION.search(question))
         own = self.analyzer.analyze_text(text, context, keep_bare_age=question is None or asked_age)
-        hits = list(own.hits)
+        hits, pending = list(own.hits), list(own.pending)
         if question and "?" in question and len(text) <= 160:
-            hits.extend(self._inherited_hits(text, question, context | own.labels))
-        return hits
+            more, waiting = self._inherited_hits(text, question, context | own.labels)
+            hits.extend(more)
+            pending.extend(waiting)
+        return hits, pending
 
-    def _inherited_hits(self, answer: str, question: str, context: set[str]) -> list[Hit]:
+    def _inherited_hits(self, answer: str, question: str,
+                        context: set[str]) -> tuple[list[Hit], list[Hit]]:
         """A short client answer to a counselor question inherits its subject: analyse
         question + answer together and keep what the answer adds."""
         q = question.strip()
@@ -197,8 +223,10 @@ class Conversation:
         if cut < len(doc):
             doc[cut].is_sent_start = False  # one sentence: question and answer belong together
         affirmative = bool(_AFFIRMATIVE.match(answer))
-        inherited = []
-        for h in self.analyzer.rule_hits(doc, context):
+        inherited: list[Hit] = []
+        hits, pending = self.analyzer.rule_hits(doc, context)
+        waiting = set(map(id, pending))
+        for h in hits + pending:
             if h.label in ("minor", "under_16"):
                 continue  # ages come from the answer's own text
             if h.end_char <= len(prefix) and not affirmative:
@@ -209,7 +237,8 @@ class Conversation:
                 h.start_char, h.end_char = 0, len(answer)
             h.rule = h.rule + "+vraag"
             inherited.append(h)
-        return inherited
+        return ([h for h in inherited if id(h) not in waiting],
+                [h for h in inherited if id(h) in waiting])
 
     def result(self) -> Result:
         model = self.analyzer.model
@@ -236,7 +265,8 @@ def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
 
 
 def _apply_requires(hits: list[Hit], context: set[str]) -> list[Hit]:
-    """Keep hits whose `requires` labels are flagged in this message or the conversation."""
+    """Split hits into those whose `requires` labels are flagged (in this message or the
+    conversation) and those still waiting."""
     kept = [h for h in hits if not h.requires]
     pending = [h for h in hits if h.requires]
     changed = True
@@ -246,7 +276,7 @@ def _apply_requires(hits: list[Hit], context: set[str]) -> list[Hit]:
         changed = bool(ready)
         kept.extend(ready)
         pending = [h for h in pending if h not in ready]
-    return kept
+    return kept, pending
 
 
 def redact_snippet(text: str, redaction: Any, start: int, end: int) -> str:
