@@ -517,13 +517,14 @@ class Redactor:
         lex = self.lex
         n = len(toks)
         for i, t in enumerate(toks):
-            if not t.word or i + 1 >= n:
+            if not t.word:
                 continue
             # street + house number: "Parkweg 14a", "Laan van Meerdervoort 301", "Kanaalstraat 3-II"
-            m = _HOUSENUM_RE.match(text, toks[i + 1].start)
+            m = _HOUSENUM_RE.match(text, toks[i + 1].start) if i + 1 < n else None
             if m is None or text[t.end:toks[i + 1].start] not in (" ", "  "):
                 if t.cap and _strong_street(t.low, self._street_suffixes) \
-                        and t.low not in lex.lexicon and t.low not in lex.stop:
+                        and t.low not in lex.common and (
+                            t.low not in lex.lexicon or not self._sentence_start(text, toks, i)):
                     add(_span(t.start, t.end, "address", "address.street_name", 0.6))
                 continue
             if t.low in self._not_street or t.low in lex.stop:
@@ -601,9 +602,14 @@ class Redactor:
                     add(_span(t.start, toks[e - 1].end, "school", "school.prefix", 0.85))
                 break
             # "ik zit op het Noordik"
-            if t.cap and low not in lex.lexicon and low not in lex.stop:
+            if t.cap and low not in lex.common:
                 prev = self._prev_words(toks, i, 4)
                 bare = prev[:-1] if prev and prev[-1] in {"het", "de", "'t"} else prev
+                # "op het X" alone is weak: X must be no Dutch word; after "zit op" it may be
+                weak_only = prev[-2:] in (["op", "het"], ["op", "'t"]) and not \
+                    self._match_before(bare, self._school_ctx)
+                if weak_only and low in lex.lexicon or low in self._school_generic:
+                    continue
                 if self._match_before(prev, self._school_ctx) or \
                         self._match_before(bare, self._school_ctx):
                     e = i + 1
@@ -627,6 +633,12 @@ class Redactor:
                     continue
                 key = _norm_place(" ".join(w.low for w in words))
                 if key not in lex.places:
+                    # "Almere-Buiten", "Rotterdam-Zuid": a district of a known place
+                    head = key.split("-", 1)[0]
+                    if k == 1 and "-" in key and t.cap and head in lex.places \
+                            and head not in lex.common and len(head) >= 4:
+                        add(_span(t.start, t.end, "city", "city.place_compound", 0.75))
+                        break
                     continue
                 if self._place_ok(text, toks, i, words, key):
                     add(_span(t.start, words[-1].end, "city", "city.gazetteer", 0.8))
@@ -665,7 +677,21 @@ class Redactor:
         i = 0
         while i < n:
             t = toks[i]
-            if not t.word or t.low in lex.stop:
+            if not t.word:
+                i += 1
+                continue
+            if t.low in lex.stop:
+                # "mevrouw de Jong", "heet van Dijk": a particle starts the surname
+                if (t.low,) in self._interfix.get(1, ()) and i + 1 < n and toks[i + 1].cap \
+                        and toks[i + 1].word and toks[i + 1].low not in lex.common:
+                    prev = self._prev_words(toks, i, 4)
+                    if self._match_before(prev, self._relation) or \
+                            self._match_before(prev, self._strong):
+                        end_i = self._extend_name(toks, i + 1)
+                        add(_span(t.start, toks[end_i].end, "person",
+                                  "person.context_relation", 0.85))
+                        i = end_i + 1
+                        continue
                 i += 1
                 continue
             rule, score = self._person_start(text, toks, i)

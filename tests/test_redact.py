@@ -192,6 +192,8 @@ def test_date_of_birth(r, text, secret):
     ("ik ben de moeder van Shanice Pinas.", "Shanice Pinas"),
     ("die jordy van de snackbar", "jordy"),
     ("dhr. Ramdin belt", "Ramdin"),
+    ("ik heb het gezegd tegen mevrouw de Jong", "de Jong"),
+    ("mn ex dylan stuurt fotos", "dylan"),
 ])
 def test_person_names(r, text, secret):
     assert_masked(r, text, secret, "person")
@@ -207,6 +209,7 @@ def test_person_rule_ids_are_specific(r):
     ("hij komt uit rotterdam", "rotterdam"),
     ("we gaan naar Den Haag", "Den Haag"),
     ("in Ter Apel bij het azc", "Ter Apel"),
+    ("hij komt uit Almere-Buiten", "Almere-Buiten"),
 ])
 def test_cities(r, text, secret):
     assert_masked(r, text, secret, "city")
@@ -238,6 +241,8 @@ def test_schools(r, text, secret):
     "mn mattie zegt dat het makkelijk geld is", "ik ben moe enzo",
     "ik ben zwanger en hij weet het", "mn vriend kwam me halen", "sinds 2023 al",
     "toen ik 13 was", "hij stuurde me naaktfotos en dreigt ze te delen",
+    "hij zit op het Gymnasium", "Ik ben alleen thuis", "Ik ben een meisje van 14",
+    "Heb je een 06?", "ik ben geboren in 2010",
 ])
 def test_keep_list_unchanged(r, text):
     red = r.redact(text)
