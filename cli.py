@@ -286,6 +286,11 @@ def doctor() -> None:
     out.print(f"Redactor: {type(analyzer.redactor).__module__}.{type(analyzer.redactor).__name__}")
 
 
+from signaal.models.cli import register as _register_trainer_commands  # noqa: E402
+
+_register_trainer_commands(app)  # train, compare, models list, card show/diff (models/cli.py)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

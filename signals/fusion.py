@@ -28,8 +28,9 @@ from typing import Any
 DEFAULT_THRESHOLD = 0.5
 
 
-def fuse(rule_scores: dict[str, float], model_scores: dict[str, float],
-         model: Any = None) -> dict[str, tuple[float, str]]:
+def fuse(
+    rule_scores: dict[str, float], model_scores: dict[str, float], model: Any = None
+) -> dict[str, tuple[float, str]]:
     thresholds = getattr(model, "thresholds", {}) if model is not None else {}
     floors = getattr(model, "rule_floor", {}) if model is not None else {}
     out: dict[str, tuple[float, str]] = {}

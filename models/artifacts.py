@@ -1,0 +1,229 @@
+"""Model artifacts: a folder with ``model.joblib``, model cards and ``manifest.json``.
+
+The manifest lists every file with its SHA-256 and size, and records the label-set
+version, policy, thresholds, training-data fingerprint (hashes and counts, never text),
+library and code versions. Loading verifies the manifest FIRST — every listed file
+hashed, no unknown or missing file, optional HMAC-SHA256 signature — and only then
+unpickles. A pickle is code: never load one that has not been verified.
+
+Signature: ``manifest.sig`` holds hex HMAC-SHA256 of the exact bytes of manifest.json with
+an operator key (env ``SIGNAAL_MODEL_KEY`` or a key file). When a key is configured, an
+unsigned or wrongly signed model is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import os
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+FORMAT = "signaal-model/1"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+MODEL_FILE = "model.joblib"
+KEY_ENV = "SIGNAAL_MODEL_KEY"
+
+
+class ArtifactError(ValueError):
+    """A model folder failed verification; the message says which file and why."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def canonical_json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# --- keys and signatures -----------------------------------------------------------------
+def read_key(key_file: str | Path | None = None) -> bytes | None:
+    """The operator key: from ``key_file`` when given, else env SIGNAAL_MODEL_KEY, else None."""
+    if key_file:
+        key = Path(key_file).read_bytes().strip()
+        if not key:
+            raise ArtifactError(f"key file {key_file} is empty")
+        return key
+    env = os.environ.get(KEY_ENV, "").strip()
+    return env.encode("utf-8") if env else None
+
+
+def sign(manifest_bytes: bytes, key: bytes) -> str:
+    return hmac.new(key, manifest_bytes, hashlib.sha256).hexdigest()
+
+
+# --- training-data fingerprint ----------------------------------------------------------
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def data_fingerprint(records: list[dict]) -> dict:
+    """SHA-256 of the sorted normalised records (text or client/counselor turns + sorted
+    labels; ids left out) and counts per label. Never any text."""
+    lines = []
+    counts: Counter = Counter()
+    kinds: Counter = Counter()
+    for r in records:
+        labels = sorted(set(r.get("labels", [])))
+        counts.update(labels)
+        if "messages" in r:
+            kinds["conversations"] += 1
+            body: Any = [[m.get("role", "client"), _norm(m.get("text", ""))] for m in r["messages"]]
+        else:
+            kinds["messages"] += 1
+            body = _norm(r.get("text", ""))
+        lines.append(json.dumps([body, labels], ensure_ascii=False, separators=(",", ":")))
+    lines.sort()
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return {
+        "sha256": digest,
+        "n_records": len(records),
+        "kinds": dict(sorted(kinds.items())),
+        "label_counts": dict(sorted(counts.items())),
+        "unlabelled": sum(1 for r in records if not r.get("labels")),
+    }
+
+
+# --- save --------------------------------------------------------------------------------
+def _dump_estimator(estimator) -> bytes:
+    import joblib
+
+    buf = io.BytesIO()
+    joblib.dump(estimator, buf, compress=("zlib", 3))
+    return buf.getvalue()
+
+
+def save_artifact(
+    folder: str | Path, estimator, metadata: dict, files: dict[str, bytes], key: bytes | None = None
+) -> dict:
+    """Write the model folder. ``files`` are extra files (cards) by plain name.
+
+    Refuses to write into a folder holding files it does not know (never deletes what a
+    person put there); replaces a previous model's own files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {MODEL_FILE: _dump_estimator(estimator), **files}
+    for name in payload:
+        if Path(name).name != name or name in (MANIFEST, SIGNATURE):
+            raise ArtifactError(f"bad artifact file name {name!r}")
+    previous = set()
+    if (folder / MANIFEST).is_file():
+        try:
+            previous = set(json.loads((folder / MANIFEST).read_text("utf-8")).get("files", {}))
+        except (ValueError, OSError):
+            previous = set()
+    ours = previous | set(payload) | {MANIFEST, SIGNATURE}
+    foreign = sorted(p.name for p in folder.iterdir() if p.name not in ours)
+    if foreign:
+        raise ArtifactError(
+            f"{folder} holds files that are not part of a model: {foreign}; "
+            "choose an empty or new folder"
+        )
+    for name in previous - set(payload):
+        (folder / name).unlink(missing_ok=True)
+    for name, data in payload.items():
+        (folder / name).write_bytes(data)
+    manifest = dict(metadata)
+    manifest["format"] = FORMAT
+    manifest["files"] = {
+        name: {"sha256": sha256_bytes(data), "bytes": len(data)}
+        for name, data in sorted(payload.items())
+    }
+    manifest_bytes = canonical_json(manifest)
+    (folder / MANIFEST).write_bytes(manifest_bytes)
+    sig = folder / SIGNATURE
+    if key:
+        sig.write_text(sign(manifest_bytes, key) + "\n", encoding="ascii")
+    else:
+        sig.unlink(missing_ok=True)
+    return manifest
+
+
+# --- verify and load ----------------------------------------------------------------------
+def verify_artifact(folder: str | Path, key: bytes | None = None) -> dict:
+    """Check a model folder without unpickling anything; return its manifest.
+
+    Raises ArtifactError on: no manifest, unknown format, an unknown or missing file,
+    a sub-folder, a size or SHA-256 mismatch, a bad or missing signature (when a key is
+    configured), or a label set different from this Signaal's."""
+    from signaal.signals.labels import LABEL_IDS, label_set_version
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ArtifactError(f"{folder} is not a model folder")
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ArtifactError(f"{folder}: no {MANIFEST}; refusing to load an unverified model")
+    manifest_bytes = path.read_bytes()
+    try:
+        manifest = json.loads(manifest_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc.__class__.__name__})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArtifactError(f"{path}: unknown manifest format (expected {FORMAT})")
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or MODEL_FILE not in listed:
+        raise ArtifactError(f"{path}: the manifest does not list {MODEL_FILE}")
+    if key is None:
+        key = read_key()
+    sig_path = folder / SIGNATURE
+    if key:
+        if not sig_path.is_file():
+            raise ArtifactError(f"{folder}: a signing key is configured but the model is unsigned")
+        expected = sign(manifest_bytes, key)
+        if not hmac.compare_digest(sig_path.read_text("ascii", errors="replace").strip(), expected):
+            raise ArtifactError(
+                f"{sig_path}: signature does not match (wrong key or changed manifest)"
+            )
+    allowed = set(listed) | {MANIFEST, SIGNATURE}
+    present = {p.name: p for p in folder.iterdir()}
+    unknown = sorted(name for name in present if name not in allowed)
+    if unknown:
+        raise ArtifactError(f"{folder}: unknown file(s) not in the manifest: {unknown}")
+    for name, meta in sorted(listed.items()):
+        if Path(name).name != name:
+            raise ArtifactError(f"{path}: bad file name in manifest: {name!r}")
+        p = present.get(name)
+        if p is None or not p.is_file():
+            raise ArtifactError(f"{folder}: file {name} listed in the manifest is missing")
+        if p.stat().st_size != meta.get("bytes") or sha256_file(p) != meta.get("sha256"):
+            raise ArtifactError(
+                f"{folder / name}: SHA-256 does not match the manifest "
+                "(file changed or corrupted); refusing to load"
+            )
+    if (
+        manifest.get("label_set_version") != label_set_version()
+        or tuple(manifest.get("labels", ())) != LABEL_IDS
+    ):
+        raise ArtifactError(
+            f"{folder}: trained for label set {manifest.get('label_set_version')}, "
+            f"this Signaal uses {label_set_version()}; retrain the model"
+        )
+    return manifest
+
+
+def load_artifact(folder: str | Path, key: bytes | None = None):
+    """Verify, then unpickle; returns a ``SignaalModel``."""
+    import joblib
+    from signaal.models.classifier import SignaalClassifier, SignaalModel
+
+    folder = Path(folder)
+    manifest = verify_artifact(folder, key)
+    estimator = joblib.load(folder / MODEL_FILE)
+    if not isinstance(estimator, SignaalClassifier):
+        raise ArtifactError(f"{folder / MODEL_FILE}: not a SignaalClassifier")
+    return SignaalModel(estimator, manifest, str(folder))

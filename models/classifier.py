@@ -1,0 +1,353 @@
+"""The learned layer: a scikit-learn multi-label classifier over Dutch chat text.
+
+Features (one ``FeatureUnion``):
+  * word 1-2-gram TF-IDF (sublinear tf) — what is said;
+  * char_wb 2-5-gram TF-IDF — robust to chat spelling, typos, Flemish and slang;
+  * ``RuleFeatures`` — the rule layer's max score per label (``Analyzer.rule_scores``),
+    so the model learns where the rules are right and where they miss.
+Model: one logistic regression per label (one-vs-rest, liblinear), Platt-calibrated on
+out-of-fold decision values (3-fold CV on the training texts); per-label thresholds are
+chosen on the same out-of-fold probabilities for F2 (recall counts twice as much as
+precision: a missed signal costs more than a counselor reading one extra flag).
+
+The vectorisers are unsupervised, so they are fitted once on all training texts before
+the CV (no label leakage); the linear models and calibrators are fitted per fold.
+
+The estimator follows scikit-learn's contract (hyper-parameters in ``__init__``, learned
+state ending in ``_``, fit/predict/predict_proba/decision_function). The rule layer's
+``Analyzer`` is a module-level lazy singleton, never part of the pickled state, so an
+artifact holds only numbers and vocabularies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from signaal.signals.labels import LABEL_IDS
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.pipeline import FeatureUnion
+
+HISTORY_SEPARATOR = "\n"
+
+# --- rule layer as features -------------------------------------------------------------
+_ANALYZER = None
+_ANALYZER_LOCK = threading.Lock()
+_RULE_CACHE: dict[bytes, np.ndarray] = {}  # sha1(text) -> scores; in memory, this process only
+_RULE_CACHE_MAX = 300_000
+
+
+class _NoRedaction:
+    """rule_scores never redacts; avoid loading the redactor's lexicons for features."""
+
+    def redact(self, text):  # pragma: no cover - never called for rule features
+        raise RuntimeError("the feature analyzer does not redact")
+
+
+def feature_analyzer():
+    """The Analyzer whose rule scores are model features (built once per process)."""
+    global _ANALYZER
+    if _ANALYZER is None:
+        with _ANALYZER_LOCK:
+            if _ANALYZER is None:
+                import warnings
+
+                from signaal.signals.language import FallbackWarning
+                from signaal.signals.pipeline import Analyzer
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FallbackWarning)
+                    _ANALYZER = Analyzer(redactor=_NoRedaction())
+    return _ANALYZER
+
+
+def use_feature_analyzer(analyzer) -> None:
+    """Share an already built Analyzer (same rules, saves building a second pipeline)."""
+    global _ANALYZER
+    _ANALYZER = analyzer
+
+
+def rule_score_matrix(texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """(n, len(labels)) max rule score per label; cached by text hash within the process."""
+    analyzer = None
+    out = np.zeros((len(texts), len(labels)), dtype=np.float64)
+    index = {label: j for j, label in enumerate(labels)}
+    for i, text in enumerate(texts):
+        key = hashlib.sha1(text.encode("utf-8")).digest() + len(labels).to_bytes(2, "big")
+        row = _RULE_CACHE.get(key)
+        if row is None:
+            analyzer = analyzer or feature_analyzer()
+            row = np.zeros(len(labels))
+            for label, score in analyzer.rule_scores(text).items():
+                if label in index:
+                    row[index[label]] = score
+            if len(_RULE_CACHE) < _RULE_CACHE_MAX:
+                _RULE_CACHE[key] = row
+        out[i] = row
+    return out
+
+
+class RuleFeatures(TransformerMixin, BaseEstimator):
+    """The rule layer's max score per label as dense features (scikit-learn transformer)."""
+
+    def __init__(self, labels: Sequence[str] | None = None):
+        self.labels = labels
+
+    def fit(self, X: Iterable[str], y=None) -> RuleFeatures:
+        self.labels_ = tuple(self.labels or LABEL_IDS)
+        return self
+
+    def transform(self, X: Iterable[str]) -> sp.csr_matrix:
+        return sp.csr_matrix(rule_score_matrix(list(X), self.labels_))
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.array([f"rule__{label}" for label in self.labels_], dtype=object)
+
+
+# --- thresholds -------------------------------------------------------------------------
+def fbeta_threshold(
+    y: np.ndarray,
+    proba: np.ndarray,
+    beta: float = 2.0,
+    floor: float = 0.05,
+    ceiling: float = 0.95,
+    always: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """Threshold on ``proba`` that maximises F-beta of ``always | proba >= t``.
+
+    ``always`` marks items already flagged by something else (the rules, for fusion).
+    Ties (a plateau of equally good thresholds, common on clean synthetic data) are
+    broken by the middle of the plateau, which keeps the most margin on both sides.
+    Returns (threshold, best F-beta).
+    """
+    y = np.asarray(y).astype(bool)
+    always = np.zeros_like(y) if always is None else np.asarray(always).astype(bool)
+    grid = np.round(np.arange(floor, ceiling + 1e-9, 0.01), 2)
+    b2 = beta * beta
+    scores = []
+    for t in grid:
+        pred = always | (proba >= t)
+        tp = np.sum(pred & y)
+        fp = np.sum(pred & ~y)
+        fn = np.sum(~pred & y)
+        denom = (1 + b2) * tp + b2 * fn + fp
+        scores.append((1 + b2) * tp / denom if denom else 0.0)
+    scores = np.array(scores)
+    best = scores.max()
+    plateau = grid[np.isclose(scores, best, atol=1e-9)]
+    return float(plateau[len(plateau) // 2]), float(best)
+
+
+def _platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling p = sigmoid(a*d + b) fitted on out-of-fold decision values."""
+    if y.min() == y.max():  # one class only: a constant, honest probability
+        p = (y.sum() + 0.5) / (len(y) + 1.0)
+        return 0.0, float(np.log(p / (1 - p)))
+    lr = LogisticRegression(C=1e4, solver="lbfgs")
+    lr.fit(decision.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
+
+
+# --- the classifier ---------------------------------------------------------------------
+class SignaalClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-label classifier: TF-IDF word + char n-grams + rule features -> calibrated
+    one-vs-rest logistic regression with CV-chosen F-beta thresholds.
+
+    ``fit(X, Y)``: X a list of texts, Y an (n, n_labels) 0/1 matrix in ``labels`` order.
+    After fit, ``oof_proba_`` holds the out-of-fold calibrated probabilities (used by the
+    trainer for fusion and the model card; removed before saving).
+    """
+
+    def __init__(
+        self,
+        labels: Sequence[str] | None = None,
+        word_ngrams: tuple = (1, 2),
+        char_ngrams: tuple = (2, 5),
+        min_df: int = 2,
+        max_word_features: int = 30_000,
+        max_char_features: int = 60_000,
+        rule_features: bool = True,
+        rule_weight: float = 1.0,
+        C: float = 8.0,
+        class_weight: str | None = "balanced",
+        cv: int = 3,
+        beta: float = 2.0,
+        random_state: int = 13,
+    ):
+        self.labels = labels
+        self.word_ngrams = word_ngrams
+        self.char_ngrams = char_ngrams
+        self.min_df = min_df
+        self.max_word_features = max_word_features
+        self.max_char_features = max_char_features
+        self.rule_features = rule_features
+        self.rule_weight = rule_weight
+        self.C = C
+        self.class_weight = class_weight
+        self.cv = cv
+        self.beta = beta
+        self.random_state = random_state
+
+    # features
+    def _make_features(self) -> FeatureUnion:
+        parts = [
+            (
+                "word",
+                TfidfVectorizer(
+                    analyzer="word",
+                    ngram_range=tuple(self.word_ngrams),
+                    min_df=self.min_df,
+                    max_features=self.max_word_features,
+                    sublinear_tf=True,
+                    lowercase=True,
+                    dtype=np.float32,
+                    token_pattern=r"(?u)\b\w+\b",
+                ),
+            ),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=tuple(self.char_ngrams),
+                    min_df=self.min_df,
+                    max_features=self.max_char_features,
+                    sublinear_tf=True,
+                    lowercase=True,
+                    dtype=np.float32,
+                ),
+            ),
+        ]
+        weights = {"word": 1.0, "char": 1.0}
+        if self.rule_features:
+            parts.append(("rules", RuleFeatures(self.labels_)))
+            weights["rules"] = self.rule_weight
+        return FeatureUnion(parts, transformer_weights=weights)
+
+    def _linear(self) -> LogisticRegression:
+        return LogisticRegression(
+            C=self.C,
+            solver="liblinear",
+            class_weight=self.class_weight,
+            max_iter=200,
+            random_state=self.random_state,
+        )
+
+    def _fit_linear(self, F, y: np.ndarray):
+        if y.min() == y.max():
+            return float(y[0])  # constant label in this data: no model, a constant score
+        return self._linear().fit(F, y)
+
+    @staticmethod
+    def _decide(model, F) -> np.ndarray:
+        if isinstance(model, float):
+            return np.full(F.shape[0], 10.0 if model else -10.0)
+        return model.decision_function(F)
+
+    def fit(self, X: Sequence[str], Y) -> SignaalClassifier:
+        X = list(X)
+        Y = np.asarray(Y).astype(np.int8)
+        self.labels_ = tuple(self.labels or LABEL_IDS)
+        if Y.shape != (len(X), len(self.labels_)):
+            raise ValueError(f"Y has shape {Y.shape}, expected {(len(X), len(self.labels_))}")
+        self.features_ = self._make_features().fit(X)
+        for _, part in self.features_.transformer_list:  # sets of pruned terms: big and
+            if hasattr(part, "stop_words_"):  # hash-ordered (not reproducible); not needed
+                del part.stop_words_
+        F = self.features_.transform(X).tocsr()
+        n, L = Y.shape
+        oof = np.zeros((n, L))
+        folds = (
+            KFold(self.cv, shuffle=True, random_state=self.random_state) if self.cv > 1 else None
+        )
+        if folds is not None and n >= self.cv * 2:
+            for train, test in folds.split(F):
+                for j in range(L):
+                    model = self._fit_linear(F[train], Y[train, j])
+                    oof[test, j] = self._decide(model, F[test])
+        else:
+            for j in range(L):
+                oof[:, j] = self._decide(self._fit_linear(F, Y[:, j]), F)
+        self.calibration_ = np.array([_platt(oof[:, j], Y[:, j]) for j in range(L)])
+        self.oof_proba_ = _sigmoid(oof * self.calibration_[:, 0] + self.calibration_[:, 1])
+        self.thresholds_ = np.array(
+            [fbeta_threshold(Y[:, j], self.oof_proba_[:, j], self.beta)[0] for j in range(L)]
+        )
+        self.estimators_ = [self._fit_linear(F, Y[:, j]) for j in range(L)]
+        self.classes_ = np.arange(L)
+        return self
+
+    def decision_function(self, X: Sequence[str]) -> np.ndarray:
+        F = self.features_.transform(list(X)).tocsr()
+        return np.column_stack([self._decide(m, F) for m in self.estimators_])
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """(n, n_labels) calibrated probability per label (independent, not summing to 1)."""
+        d = self.decision_function(X)
+        return _sigmoid(d * self.calibration_[:, 0] + self.calibration_[:, 1])
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
+
+    def strip_training_state(self) -> SignaalClassifier:
+        """Drop what must not be saved (out-of-fold scores of training items)."""
+        if hasattr(self, "oof_proba_"):
+            del self.oof_proba_
+        return self
+
+
+def history_texts(client_texts: Sequence[str]) -> list[str]:
+    """What a conversation is scored on: the joined client history and the last message."""
+    texts = [t for t in client_texts if t and t.strip()]
+    if not texts:
+        return []
+    joined = HISTORY_SEPARATOR.join(texts)
+    return [joined] if len(texts) == 1 else [joined, texts[-1]]
+
+
+# --- the loaded model, as the Analyzer uses it --------------------------------------------
+class SignaalModel:
+    """A trained classifier plus its verified manifest: what ``Analyzer(model=...)`` uses.
+
+    ``thresholds`` are the fusion thresholds (the probability at which the model alone
+    raises a flag, see signals/fusion.py); they come from the manifest, readable JSON.
+    """
+
+    def __init__(self, estimator: SignaalClassifier, manifest: dict, path: str | None = None):
+        self.estimator = estimator
+        self.manifest = manifest
+        self.path = path
+        self.name = manifest.get("name", "model")
+        fusion = manifest.get("fusion", {})
+        self.thresholds: dict[str, float] = dict(
+            fusion.get("thresholds") or manifest.get("thresholds", {})
+        )
+        self.rule_floor: dict[str, float] = dict(fusion.get("rule_floor", {}))
+        self.labels: tuple[str, ...] = tuple(estimator.labels_)
+
+    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return (
+            self.estimator.predict_proba(list(texts)) if texts else np.zeros((0, len(self.labels)))
+        )
+
+    def score_conversation(self, client_texts: Sequence[str]) -> dict[str, float]:
+        """Probability per label for a conversation so far: the max over the joined client
+        history (disclosures spread over turns: age early, exploitation late) and the
+        last client message on its own (a disclosure not diluted by a long history)."""
+        texts = history_texts(client_texts)
+        if not texts:
+            return {}
+        proba = self.score_texts(texts).max(axis=0)
+        return {label: float(p) for label, p in zip(self.labels, proba, strict=True)}
+
+    def __repr__(self) -> str:
+        return f"SignaalModel(name={self.name!r}, path={self.path!r})"
