@@ -54,7 +54,7 @@ def evaluate(name: str, redact: Callable[[str], str], rows: list[dict], repeats:
     outs = [redact(r["text"]) for r in rows]  # warm-up and outputs
     total = leaked = clean = clean_changed = outside = 0
     by_type: dict[str, list[int]] = {}
-    for r, out in zip(rows, outs):
+    for r, out in zip(rows, outs, strict=True):
         for p in r["pii"]:
             total += 1
             leak = p["text"] in out

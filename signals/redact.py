@@ -218,27 +218,27 @@ class Redactor:
         self._street_suffixes = tuple(ctx["address"]["suffixes"])
         self._not_street = set(ctx["address"]["not_street"])
         self._app_domains = set(ctx["url"]["app_domains"])
-        self._dob_ctx = re.compile(r"\b(?:%s)\b" % _alt(ctx["dob"]["context"]), re.I)
-        self._bsn_ctx = re.compile(r"\b(?:%s)\b" % _alt(ctx["bsn"]["context"]), re.I)
+        self._dob_ctx = re.compile(r"\b(?:%s)\b" % _alt(ctx["dob"]["context"]), re.I)  # noqa: UP031
+        self._bsn_ctx = re.compile(r"\b(?:%s)\b" % _alt(ctx["bsn"]["context"]), re.I)  # noqa: UP031
         self._keep_re = (
-            re.compile(r"\b(?:%s)\b" % _alt(self.lex.keep_phrases), re.I)
+            re.compile(r"\b(?:%s)\b" % _alt(self.lex.keep_phrases), re.I)  # noqa: UP031
             if self.lex.keep_phrases else None
         )
         tlds = _alt(ctx["url"]["tlds"])
         self._url_re = re.compile(
-            r"\bhttps?://[^\s<>\"']+|\bwww\.[^\s<>\"']+"
+            r"\bhttps?://[^\s<>\"']+|\bwww\.[^\s<>\"']+"  # noqa: UP031
             r"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:%s)\b(?:/[^\s<>\"']*)?" % tlds,
             re.I,
         )
         apps = _alt(ctx["handle"]["apps"])
         self._handle_ctx_re = re.compile(
-            r"\b(?:%s)\b(?:\s*(?:naam|name|account|id|username))?"
+            r"\b(?:%s)\b(?:\s*(?:naam|name|account|id|username))?"  # noqa: UP031
             r"(?:\s*(?P<sep>is|was|=|:|-|heet|heette|noemt)\s*(?:hij|ze|zij|die)?)?"
             r"(?:\s*:\s*|\s+)(?P<h>@?[\w#-][\w.#-]{1,39})" % apps,
             re.I,
         )
         self._handle_rev_re = re.compile(
-            r"(?<![\w@./-])(?P<h>@?[\w.#-]{3,40})\s+(?:op|on|via)\s+(?:%s)\b" % apps, re.I
+            r"(?<![\w@./-])(?P<h>@?[\w.#-]{3,40})\s+(?:op|on|via)\s+(?:%s)\b" % apps, re.I  # noqa: UP031
         )
 
     # ------------------------------------------------------------------ public API
@@ -432,7 +432,7 @@ class Redactor:
 
     _DATE_NUM_RE = re.compile(r"(?<![\w/.-])(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})(?![\w/-])")
     _DATE_TXT_RE = re.compile(
-        r"(?<!\w)(\d{1,2})(?:e|ste|de)?\s+(%s)\.?(?:\s+(\d{4}))?(?!\w)" % _MONTHS, re.I
+        r"(?<!\w)(\d{1,2})(?:e|ste|de)?\s+(%s)\.?(?:\s+(\d{4}))?(?!\w)" % _MONTHS, re.I  # noqa: UP031
     )
 
     def _dates(self, text: str, add) -> None:
@@ -629,7 +629,8 @@ class Redactor:
                 words = toks[i:i + k]
                 if not all(w.word for w in words):
                     continue
-                if k > 1 and any(text[a.end:b.start] != " " for a, b in zip(words, words[1:])):
+                pairs = zip(words, words[1:], strict=False)
+                if k > 1 and any(text[a.end:b.start] != " " for a, b in pairs):
                     continue
                 key = _norm_place(" ".join(w.low for w in words))
                 if key not in lex.places:

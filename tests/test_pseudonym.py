@@ -3,7 +3,6 @@ import pickle
 import re
 
 import pytest
-
 from signaal.signals.pseudonym import (
     MissingKeyError,
     Pseudonymizer,
