@@ -69,7 +69,9 @@ CASES = [
     Case("analyze-table", ["analyze", "--input", "{messages}", "--format", "table"]),
     Case("evaluate", ["evaluate", "--data", "{messages}", "--json", "{out}"]),
     Case("evaluate-conversations", ["evaluate", "--data", "{conversations}"]),
-    # Case("train", ["train", "--data", "{messages}", "--out", "{out}"]),  # when it exists
+    Case("train", ["train", "--data", "{messages}", "--out", "{outdir}", "--messages", "200",
+                   "--conversations", "20", "--eval", "{messages}"]),
+    Case("doctor", ["doctor"]),
 ]
 
 
@@ -116,7 +118,7 @@ def test_no_planted_identifier_survives(case: Case, tmp_path: Path):
     conversations.write_text(
         "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in CONVERSATIONS), encoding="utf-8")
     out = work / "output.jsonl"
-    fill = {"{text}": ONE_TEXT, "{messages}": str(messages),
+    fill = {"{text}": ONE_TEXT, "{messages}": str(messages), "{outdir}": str(work / "model"),
             "{conversations}": str(conversations), "{out}": str(out)}
     argv = [fill.get(a, a) for a in case.argv]
 
