@@ -41,6 +41,7 @@ CORE_GROUP_WEIGHTS = {
     "ad": 0.07, "rf": 0.04, "sib": 0.03,
 }
 NEGATIVE_FAMILY_WEIGHTS = {"neg.greeting": 0.3, "neg.counselor_like": 0.6}
+NO_AGE_FAMILIES = ("neg.greeting", "neg.counselor_like")  # no "ik ben 14" after "Ben je nu veilig?"
 
 # Add-on groups that may follow a core family, with their weights.
 ADDON_WEIGHTS = {
@@ -50,6 +51,10 @@ ADDON_WEIGHTS = {
 # Current ages 9..25 (age of a client or the person written about) and their weights.
 AGE_WEIGHTS = {9: 1, 10: 1, 11: 2, 12: 3, 13: 5, 14: 7, 15: 7, 16: 7, 17: 6,
                18: 3, 19: 3, 20: 2, 21: 2, 22: 2, 23: 1, 24: 1, 25: 1}
+ADDON_LABEL = {
+    "online": "online_recruitment", "reprisal": "reprisal_fear", "first": "first_disclosure",
+    "sibling": "siblings_at_risk", "acute": "acute_danger", "multi": "multiple_perpetrators",
+}
 SEPARATORS = (". ", ". ", ". ", ", ", ", ", " en ", " ", "!! ", "... ", ". ")
 
 
@@ -370,8 +375,8 @@ class Generator:
                 text, addon = picked
                 parts.append((ctx.render(text), addon.id))
                 ctx.labels.update(addon.labels)
-            if rng.random() < 0.12:  # "ik heb dit nog nooit verteld maar ..." comes first
-                parts.insert(0, parts.pop())
+            if len(parts) > 1 and parts[-1][1].startswith("first.") and rng.random() < 0.3:
+                parts.insert(0, parts.pop())  # "ik heb dit nog nooit verteld maar ..." comes first
         self._maybe_age(ctx, parts, risk)
         return parts, fam
 
@@ -382,6 +387,8 @@ class Generator:
             n = min(n, 1)
         allowed = []
         for group in sorted(ADDON_WEIGHTS):
+            if ADDON_LABEL.get(group) in fam.labels:  # "ik zit opgesloten" + "ik zit opgesloten"
+                continue
             if group in ("dur", "reprisal", "sibling", "multi") and (past or not exploitation):
                 continue
             if group in ("dur_past",) and not (past and exploitation):
@@ -391,8 +398,6 @@ class Generator:
             if group == "online" and "online_recruitment" in fam.labels:
                 continue
             if group == "multi" and "multiple_perpetrators" in ctx.labels | set(fam.labels):
-                continue
-            if group == "first" and "first_disclosure" in fam.labels:
                 continue
             allowed.append(group)
         chosen: list[str] = []
@@ -404,7 +409,8 @@ class Generator:
 
     def _maybe_age(self, ctx: _Ctx, parts: list[tuple[str, str]], risk: bool) -> None:
         share = self.cfg.age_share_risk if risk else self.cfg.age_share_negative
-        if ctx.age_stated or not (ctx.need_age_statement or self.rng.random() < share):
+        no_age = risk is False and parts[0][1] in NO_AGE_FAMILIES
+        if ctx.age_stated or no_age or not (ctx.need_age_statement or self.rng.random() < share):
             return
         if ctx.need_age_statement:
             text = "ik ben nu {age}" if ctx.person == "self" else "{ze} is nu {age}"
@@ -430,7 +436,7 @@ class Generator:
             if text.endswith(("?", "!")) and sep.strip() in (".", ",", "en", "!!", "..."):
                 sep = " "
             text += sep + clause
-        if not text.endswith(("?", "!", ".")):
+        if text[-1:].isalnum():
             text += _weighted(rng, (".", "", "!", "?"), (0.5, 0.3, 0.12, 0.08))
         return text
 
@@ -478,11 +484,11 @@ class Generator:
         client(rng.choice(conv["opening"]["client"]))
         counselor(rng.choice(conv["opening"]["counselor"]))
         questions = {q["id"]: q for q in conv["question"]}
-        for i in range(rng.randint(1, 5)):  # small talk: 4-12 turns with the opening
+        smalltalk = rng.sample(conv["smalltalk"], k=rng.randint(2, 6))  # 4-12 turns
+        for i, st in enumerate(smalltalk):
             if i == 1 and rng.random() < 0.25:
                 self._ask(ctx, questions["q.age"], counselor, client, families)
                 continue
-            st = rng.choice(conv["smalltalk"])
             client(rng.choice(st["client"]))
             counselor(rng.choice(st["counselor"]))
 
@@ -548,7 +554,7 @@ class Generator:
             answer = rng.choice(q["pos"] if rng.random() < 0.85 else q["neg"])
         elif q["id"] == "q.still_happening" and "ongoing" in ctx.labels:
             answer = rng.choice(q["pos"])
-        elif can_disclose and rng.random() < 0.5:
+        elif can_disclose and rng.random() < 0.5 and self._may_disclose(ctx, q):
             answer = rng.choice(q["pos"])
         else:
             answer = rng.choice(q["neg"])
@@ -556,6 +562,14 @@ class Generator:
         if answer.get("labels"):
             ctx.labels.update(answer["labels"])
             families.append(q["id"])
+
+    @staticmethod
+    def _may_disclose(ctx: _Ctx, q: dict) -> bool:
+        """A parent or a pretended boyfriend is an exploiter only of sexual or criminal exploitation."""
+        labels = {lab for a in q["pos"] for lab in a.get("labels", ())}
+        if labels & {"parent_exploiter", "loverboy"}:
+            return bool(ctx.labels & set(SE_OR_FC)) and not ctx.labels & {"parent_exploiter", "loverboy"}
+        return True
 
     def conversations(self, n: int) -> list[dict]:
         return [{"id": f"g-c{i + 1:05d}", **self.conversation()} for i in range(n)]
@@ -577,6 +591,7 @@ class _Noise:
     def __init__(self, cfg: dict, scale: float):
         self.p = {k: min(1.0, v * scale) for k, v in cfg["prob"].items()}
         self.cfg = cfg
+        self.never = frozenset(cfg["typo"]["never_produce"])
         self.maps = {name: self._compile(cfg[name]) for name in ("chatspeak", "flemish", "slang")}
 
     @staticmethod
@@ -610,7 +625,8 @@ class _Noise:
         words = lowered.split(" ")
         for i, w in enumerate(words):
             if len(w) >= 4 and w.isalpha() and rng.random() < p["typo_word"]:
-                words[i] = _typo(w, rng)
+                typo = _typo(w, rng)
+                words[i] = w if typo in self.never else typo
         if rng.random() < p["repeat_letters"]:
             idx = [i for i, w in enumerate(words) if w.isalpha()]
             if idx:
