@@ -8,7 +8,6 @@ import sys
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -27,7 +26,7 @@ class Format(str, Enum):
     jsonl = "jsonl"
 
 
-def _analyzer(model: Optional[str], policy: Optional[Path]):
+def _analyzer(model: str | None, policy: Path | None):
     """Build the analyzer; the fallback warning is shown once, on stderr."""
     from signaal.signals.language import FallbackWarning
     from signaal.signals.pipeline import Analyzer
@@ -47,7 +46,7 @@ def _analyzer(model: Optional[str], policy: Optional[Path]):
     return analyzer
 
 
-def _load_model(model: Optional[str]):
+def _load_model(model: str | None):
     if model in (None, "none", "rules"):
         if model is None:
             try:
@@ -88,12 +87,12 @@ def _print_result(result: dict) -> None:
 
 @app.command()
 def analyze(
-    text: Optional[str] = typer.Argument(None, help="Eén bericht om te analyseren."),
-    input: Optional[Path] = typer.Option(None, "--input", "-i", help="JSONL met berichten/gesprekken."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Schrijf resultaten (JSONL) hierheen."),
+    text: str | None = typer.Argument(None, help="Eén bericht om te analyseren."),
+    input: Path | None = typer.Option(None, "--input", "-i", help="JSONL met berichten/gesprekken."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Schrijf resultaten (JSONL) hierheen."),
     format: Format = typer.Option(None, "--format", "-f", help="table, json of jsonl."),
-    model: Optional[str] = typer.Option(None, "--model", help="Modelnaam of map; 'rules' voor alleen regels."),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="Triagebeleid (TOML)."),
+    model: str | None = typer.Option(None, "--model", help="Modelnaam of map; 'rules' voor alleen regels."),
+    policy: Path | None = typer.Option(None, "--policy", help="Triagebeleid (TOML)."),
 ) -> None:
     """Analyse a message (argument) or a JSONL file of messages/conversations."""
     if (text is None) == (input is None):
@@ -112,9 +111,8 @@ def analyze(
     raise typer.Exit(_analyze_file(analyzer, input, output, format or Format.jsonl))
 
 
-def _analyze_file(analyzer, path: Path, output: Optional[Path], fmt: Format) -> int:
+def _analyze_file(analyzer, path: Path, output: Path | None, fmt: Format) -> int:
     from rich.progress import Progress
-
     from signaal.signals.io import LineError, read_jsonl
 
     if not path.is_file():
@@ -154,9 +152,9 @@ def _analyze_file(analyzer, path: Path, output: Optional[Path], fmt: Format) -> 
 @app.command()
 def evaluate(
     data: list[Path] = typer.Option(..., "--data", "-d", help="Gelabelde JSONL (berichten of gesprekken)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Modelnaam of map; 'rules' voor alleen regels."),
-    policy: Optional[Path] = typer.Option(None, "--policy"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Schrijf alle cijfers als JSON hierheen ('-' = stdout)."),
+    model: str | None = typer.Option(None, "--model", help="Modelnaam of map; 'rules' voor alleen regels."),
+    policy: Path | None = typer.Option(None, "--policy"),
+    json_out: Path | None = typer.Option(None, "--json", help="Schrijf alle cijfers als JSON hierheen ('-' = stdout)."),
 ) -> None:
     """Precision, recall and F1 per label, micro/macro averages and the triage matrix."""
     from signaal.signals.evaluate import evaluate as run_evaluation
@@ -218,9 +216,9 @@ def _print_evaluation(path: Path, figures: dict) -> None:
 
 @app.command()
 def redact(
-    text: Optional[str] = typer.Argument(None, help="Tekst om te anonimiseren."),
-    input: Optional[Path] = typer.Option(None, "--input", "-i", help="JSONL met berichten/gesprekken."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSONL met {id, text} geanonimiseerd."),
+    text: str | None = typer.Argument(None, help="Tekst om te anonimiseren."),
+    input: Path | None = typer.Option(None, "--input", "-i", help="JSONL met berichten/gesprekken."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="JSONL met {id, text} geanonimiseerd."),
 ) -> None:
     """Replace identifiers by placeholders ([NAAM], [TELEFOON], ...); bad lines become error records."""
     from signaal.signals.redact import redact_records, redact_text
@@ -289,6 +287,12 @@ def doctor() -> None:
 from signaal.models.cli import register as _register_trainer_commands  # noqa: E402
 
 _register_trainer_commands(app)  # train, compare, models list, card show/diff (models/cli.py)
+
+
+# `signaal serve`: the HTTP service (its options and body live in service/cli.py)
+from signaal.service.cli import serve as _serve  # noqa: E402
+
+app.command("serve")(_serve)
 
 
 def main() -> None:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from spacy.tokens import Doc
-
 from signaal.signals.concepts import ConceptHits
 from signaal.signals.detectors import Detector, Hit, register_detector
+from spacy.tokens import Doc
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -50,7 +49,6 @@ class AgeMention:
 @cache
 def _patterns() -> list[tuple[str, re.Pattern, int]]:
     n = _num()
-    subject = r"(?:ik|k|kben|ze|zij|hij|die|mijn \w+|mn \w+|m'n \w+|haar \w+|zijn \w+)"
     person = (r"(?:dochter|zoon|kind|zusje|zus|broertje|broer|vriendin|vriendinnetje|meisje|"
               r"jongen|leerling|nichtje|neefje|cliënt|client|pupil|tweeling|stiefdochter|"
               r"stiefzoon|pleegdochter|pleegzoon|jongere|kleine zusje|kleine broertje)")

@@ -8,15 +8,13 @@ its rule id and a one-line Dutch explanation, so evidence explains itself.
 
 from __future__ import annotations
 
-import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
-from spacy.tokens import Doc, Span
 
 from signaal.signals.concepts import ConceptHits
+from spacy.tokens import Doc
 
 DATA_DIR = Path(__file__).parent / "data"
 INDICATOR_DIR = DATA_DIR / "indicators"

@@ -4,9 +4,9 @@ a record or an error that names the file and line (never the line's content)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 MAX_LINE_BYTES = 1_000_000
 

@@ -12,10 +12,9 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
-from spacy.tokens import Doc
-
 from signaal.signals.concepts import ConceptHits
-from signaal.signals.detectors import Detector, Hit, _sentence_index, register_detector
+from signaal.signals.detectors import Detector, Hit, register_detector
+from spacy.tokens import Doc
 
 DATA_DIR = Path(__file__).parent / "data"
 SOURCES = {"sexual_exploitation", "parent_exploiter", "forced_crime", "sextortion",

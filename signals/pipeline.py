@@ -7,17 +7,15 @@ The CLI, the service and the spaCy component are thin doors onto `Analyzer`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
-
-from spacy.language import Language
-from spacy.tokens import Doc
+from typing import Any
 
 # importing registers the age, duration and ongoing detectors
 import signaal.signals.age  # noqa: F401
+import signaal.signals.component  # noqa: F401  (registers the "signaal" spaCy factory)
 import signaal.signals.duration  # noqa: F401
 import signaal.signals.ongoing  # noqa: F401
-import signaal.signals.component  # noqa: F401  (registers the "signaal" spaCy factory)
 from signaal.signals.concepts import ConceptTagger
 from signaal.signals.detectors import DETECTORS, Detector, Hit
 from signaal.signals.fusion import fuse
@@ -25,6 +23,8 @@ from signaal.signals.language import PipelineInfo, build_nlp
 from signaal.signals.policy import Policy
 from signaal.signals.qualifiers import Qualifiers, counts
 from signaal.signals.result import Evidence, Flag, Result
+from spacy.language import Language
+from spacy.tokens import Doc
 
 MAX_CHUNK = 5_000  # characters analysed as one doc; longer texts are cut at sentence ends
 _AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|soms|vaak|"

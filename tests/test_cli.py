@@ -2,10 +2,8 @@
 
 import json
 
-import pytest
-from typer.testing import CliRunner
-
 from signaal.cli import app
+from typer.testing import CliRunner
 
 runner = CliRunner()
 
@@ -96,7 +94,6 @@ def test_trained_pipeline_path(tmp_path):
     """The nl_core_news_sm path, with a tiny pipeline made here: its morphology (Tense)
     is used for `ongoing` and its lemmas are kept."""
     import spacy
-
     from signaal.signals.language import build_nlp
     from signaal.signals.pipeline import Analyzer
 
