@@ -63,7 +63,7 @@ class CorpusConfig:
     n_messages: int = 20000
     n_conversations: int = 2000
     seed: int = 13
-    negative_share: float = 0.6  # messages from hard-negative/ordinary families (some get an age)
+    negative_share: float = 0.66  # messages from hard-negative/ordinary families (some get an age)
     third_person_share: float = 0.18  # parent, teacher, friend or youth worker writing about a child
     past_share: float = 0.2  # core messages about exploitation that is over
     age_share_risk: float = 0.45  # messages that state a current age
@@ -450,7 +450,7 @@ class Generator:
         mood = "joke" if fam.id == "neg.jokes" else ("risk" if risk else "neutral")
         text = self.noise.apply(text, rng, mood)
         labels = finalize_labels(ctx.labels | set(age_labels(ctx.age_range if ctx.age_stated else None)))
-        return {"text": text, "labels": labels, "family": "+".join(p[1] for p in parts),
+        return {"text": text, "labels": labels, "family": _family_ids(parts, fam),
                 "age_group": age_group(ctx.age_range if ctx.age_stated else None)}
 
     def messages(self, n: int) -> list[dict]:
@@ -501,8 +501,8 @@ class Generator:
             ctx.labels.update(answer["labels"])
             families.append(vague["id"])
         else:
-            parts, _ = self.compose(ctx, risk, max_addons=1 if risk else 0)
-            families.extend(p[1] for p in parts)
+            parts, fam = self.compose(ctx, risk, max_addons=1 if risk else 0)
+            families.append(_family_ids(parts, fam))
             clauses = [p[0] for p in parts]
             if len(clauses) > 1 and rng.random() < 0.5:  # told in two turns
                 client(self.join(clauses[:1]))
@@ -511,7 +511,7 @@ class Generator:
                 client(self.join(clauses))
             if not risk and rng.random() < 0.4:
                 more, _ = self.compose(ctx, False, max_addons=0)
-                families.extend(p[1] for p in more)
+                families.append(_family_ids(more, _))
                 counselor(rng.choice(questions["q.tell_more"]["counselor"])["t"])
                 client(self.join([p[0] for p in more]))
         if risk:
@@ -573,6 +573,11 @@ class Generator:
 
     def conversations(self, n: int) -> list[dict]:
         return [{"id": f"g-c{i + 1:05d}", **self.conversation()} for i in range(n)]
+
+
+def _family_ids(parts: list[tuple[str, str]], main: Family) -> str:
+    """Main family first, then the add-ons in text order (for stratified analysis)."""
+    return "+".join([main.id] + [p[1] for p in parts if p[1] != main.id])
 
 
 def finalize_labels(labels: set[str]) -> list[str]:
