@@ -1,5 +1,5 @@
 /* Signaal panel: the flags of one conversation, live over server-sent events.
- * All text from the service or the user goes through el()/textContent, never innerHTML. */
+ * All text from the service or the user goes through el()/textContent, never parsed as HTML. */
 "use strict";
 
 (function () {
