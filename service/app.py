@@ -1,0 +1,546 @@
+"""The live HTTP service: the chat platform posts each message, counselors read the flags,
+stream updates and confirm or reject flags. `create_app(settings)` builds the FastAPI app.
+
+Privacy at the door: the platform's conversation id is turned into a keyed pseudonym in
+`Service.pseudonym` and goes no further; text is analysed in memory and never stored,
+logged or echoed in errors. Uvicorn's access log is off (the platform id is in the path);
+`AccessMiddleware` logs the route template, status, duration and pseudonym instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel
+from signaal.service.auth import require
+from signaal.service.metrics import Metrics
+from signaal.service.settings import Settings
+from signaal.service.state import Live, LiveConversations, restore, snapshot, sources
+from signaal.service.store import Committer, open_store
+
+log = logging.getLogger("signaal.service")
+access_log = logging.getLogger("signaal.service.access")
+
+MAX_ID_CHARS = 256
+VERDICTS = ("confirm", "reject", "undo")
+
+
+class MessageIn(BaseModel):
+    role: Literal["client", "counselor"]
+    text: str
+
+
+class FeedbackIn(BaseModel):
+    label: str
+    verdict: Literal["confirm", "reject", "undo"]
+
+
+# --- server-sent events ------------------------------------------------------------------
+
+class Hub:
+    """Subscribers per pseudonym; each gets the latest view (older ones are dropped when a
+    client reads slowly: every update carries the whole state)."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        self.closing = asyncio.Event()
+
+    def subscribe(self, pseudonym: str) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue(maxsize=4)
+        self._subs[pseudonym].add(q)
+        return q
+
+    def unsubscribe(self, pseudonym: str, q: asyncio.Queue) -> None:
+        subs = self._subs.get(pseudonym)
+        if subs is not None:
+            subs.discard(q)
+            if not subs:
+                del self._subs[pseudonym]
+
+    def wanted(self, pseudonym: str) -> bool:
+        return pseudonym in self._subs
+
+    def publish(self, pseudonym: str, event: str, data: dict | None) -> None:
+        for q in list(self._subs.get(pseudonym, ())):
+            if q.full():
+                q.get_nowait()
+            q.put_nowait((event, data))
+
+    def close_all(self) -> None:
+        self.closing.set()
+        for subs in self._subs.values():
+            for q in subs:
+                if q.full():
+                    q.get_nowait()
+                q.put_nowait(("closing", None))
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+
+def _sse(event: str, data: dict | None, event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    body = json.dumps(data if data is not None else {}, ensure_ascii=False, separators=(",", ":"))
+    return f"{head}event: {event}\ndata: {body}\n\n".encode()
+
+
+# --- the service ---------------------------------------------------------------------------
+
+class Service:
+    def __init__(self, settings: Settings, analyzer: Any, store: Any):
+        from signaal.signals.pseudonym import Pseudonymizer
+
+        self.settings = settings
+        self.analyzer = analyzer
+        self._pseudonymizer = Pseudonymizer(settings.key)
+        self.committer = Committer(store)
+        self.live = LiveConversations(settings.cache_size, settings.state_ttl)
+        self.hub = Hub()
+        self.metrics = Metrics()
+        model = analyzer.model
+        if model is None:
+            self.model_version = None
+        else:
+            name, version = getattr(model, "name", None), getattr(model, "version", None)
+            self.model_version = f"{name}@{version}" if version else (name or type(model).__name__)
+        self.policy_version = str(analyzer.policy.version)
+        self.policy_sha256 = analyzer.policy.sha256
+
+    def pseudonym(self, platform_id: str) -> str:
+        if not platform_id or len(platform_id) > MAX_ID_CHARS:
+            raise HTTPException(422, f"conversation id must have 1 to {MAX_ID_CHARS} characters")
+        return self._pseudonymizer.pseudonym(platform_id)
+
+    async def _live(self, pseudonym: str) -> Live | None:
+        """From memory, else rebuilt from the stored snapshot (placeholders for snippets)."""
+        live = self.live.get(pseudonym)
+        if live is not None:
+            return live
+        state = await self.committer.run(lambda s: s.load_state(pseudonym))
+        if state is None:
+            return None
+        live = restore(self.analyzer, pseudonym, state)
+        self.live.put(pseudonym, live)
+        return live
+
+    def view(self, pseudonym: str, live: Live) -> dict:
+        result = live.conversation.result().to_dict()
+        result.pop("id", None)
+        return {"conversation": pseudonym, "messages": len(live.conversation.roles), **result,
+                "verdicts": dict(live.verdicts), "model_version": self.model_version,
+                "policy_version": self.policy_version}
+
+    async def add_message(self, pseudonym: str, role: str, text: str) -> dict:
+        async with self.live.lock(pseudonym):
+            live = await self._live(pseudonym)
+            if live is None:
+                live = Live(self.analyzer.conversation(pseudonym))
+            conv = live.conversation
+            index = len(conv.roles)
+            update = conv.add(role, text)
+            del text  # nothing below may see it
+            result = update.result.to_dict()
+            result.pop("id", None)
+            now = time.time()
+            state = snapshot(live)
+            new_labels = [f.label for f in update.new_flags]
+            record = {
+                "ts": now, "pseudonym": pseudonym, "kind": "message", "message_index": index,
+                "role": role, "model_version": self.model_version,
+                "policy_version": self.policy_version, "policy_sha256": self.policy_sha256,
+                "priority": result["priority"], "labels": result["labels"],
+                "flags": [{"label": f["label"], "score": f["score"], "raised_by": f["raised_by"],
+                           "sources": sorted({e["source"] for e in f["evidence"]})}
+                          for f in result["flags"]],
+                "new_labels": new_labels,
+            }
+            expires = now + self.settings.state_ttl
+
+            def write(store):
+                store.save_state(pseudonym, state, expires)
+                store.append_audit(record)
+
+            try:
+                await self.committer.run(write)
+            except Exception as exc:
+                self.live.drop(pseudonym)  # memory ran ahead of the store: reload next time
+                log.error("store write failed for %s: %s", pseudonym, type(exc).__name__)
+                raise HTTPException(503, "the message could not be stored; retry") from None
+            self.live.put(pseudonym, live, now)
+        self.metrics.message(role, new_labels, result["priority"])
+        if self.hub.wanted(pseudonym):
+            self.hub.publish(pseudonym, "update", self.view(pseudonym, live))
+        return {"conversation": pseudonym, "message_index": index, **result,
+                "new_flags": [f.to_dict() for f in update.new_flags],
+                "verdicts": dict(live.verdicts),
+                "model_version": self.model_version, "policy_version": self.policy_version}
+
+    async def feedback(self, pseudonym: str, label: str, verdict: str) -> int:
+        from signaal.signals.labels import LABEL_IDS
+
+        if label not in LABEL_IDS:
+            raise HTTPException(422, f"unknown label {label!r}; see GET /docs or LABELS.md")
+        async with self.live.lock(pseudonym):
+            live = await self._live(pseudonym)
+            if live is None:
+                raise HTTPException(404, "unknown conversation")
+            flag = live.conversation.result().flag(label)
+            now = time.time()
+            record = {
+                "ts": now, "pseudonym": pseudonym, "label": label, "verdict": verdict,
+                "raised_by": flag.raised_by if flag else None,
+                "sources": sources(live, label), "model_version": self.model_version,
+                "policy_version": self.policy_version,
+            }
+            verdicts = dict(live.verdicts)
+            if verdict == "undo":
+                verdicts.pop(label, None)
+            else:
+                verdicts[label] = verdict
+            state = snapshot(live)
+            state["verdicts"] = verdicts
+            expires = now + self.settings.state_ttl
+
+            def write(store):
+                store.save_state(pseudonym, state, expires)
+                return store.append_feedback(record)
+
+            try:
+                feedback_id = await self.committer.run(write)
+            except Exception as exc:
+                log.error("store write failed for %s: %s", pseudonym, type(exc).__name__)
+                raise HTTPException(503, "the verdict could not be stored; retry") from None
+            live.verdicts = verdicts
+            self.live.put(pseudonym, live, now)
+        self.metrics.verdict(label, verdict)
+        if self.hub.wanted(pseudonym):
+            self.hub.publish(pseudonym, "update", self.view(pseudonym, live))
+        return int(feedback_id)
+
+    async def forget(self, pseudonym: str) -> None:
+        async with self.live.lock(pseudonym):
+            self.live.drop(pseudonym)
+            record = {"ts": time.time(), "pseudonym": pseudonym, "kind": "delete",
+                      "model_version": self.model_version, "policy_version": self.policy_version,
+                      "policy_sha256": self.policy_sha256}
+
+            def write(store):
+                store.delete_state(pseudonym)
+                store.append_audit(record)
+
+            await self.committer.run(write)
+        self.hub.publish(pseudonym, "deleted", {"conversation": pseudonym})
+
+    async def purge(self) -> dict[str, int]:
+        counts = await self.committer.run(lambda s: s.purge_expired())
+        counts["live"] = self.live.expire()
+        if any(counts.values()):
+            log.info("purged expired: %s", counts)
+        return counts
+
+    def close(self) -> None:
+        self.hub.close_all()
+        self.committer.close()
+
+
+# --- middleware ---------------------------------------------------------------------------
+
+class AccessMiddleware:
+    """Pure ASGI: body size limit (413), metrics, one access line without ids or query
+    strings, and a last-resort 500 that logs the exception type only (messages of
+    exceptions may quote text)."""
+
+    def __init__(self, app: Any, max_body_bytes: int):
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = {"code": 500, "started": False}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["started"] = True
+            await send(message)
+
+        try:
+            too_big, receive = await self._limit(scope, receive)
+            if too_big:
+                await _send_json(send_wrapper, 413, {
+                    "detail": f"request body too large (limit {self.max_body} bytes)"})
+            else:
+                await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            frame = traceback.extract_tb(exc.__traceback__)[-1:]
+            where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
+            log.error("unhandled %s at %s", type(exc).__name__, where)
+            if not status["started"]:
+                await _send_json(send_wrapper, 500, {"detail": "internal error"})
+        finally:
+            self._record(scope, status["code"], time.perf_counter() - start)
+
+    async def _limit(self, scope, receive):
+        """Reject by Content-Length; buffer a chunked body up to the limit and replay it."""
+        length = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    return True, receive
+        if length is not None:
+            return length > self.max_body, receive
+        if scope.get("method") in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            return False, receive
+        chunks, total = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return False, receive
+            total += len(message.get("body", b""))
+            if total > self.max_body:
+                return True, receive
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body, sent = b"".join(chunks), False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return False, replay
+
+    def _record(self, scope, code: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+        state = scope.get("state") or {}
+        service = getattr(scope.get("app"), "state", None)
+        metrics = getattr(getattr(service, "service", None), "metrics", None)
+        if metrics is not None:
+            metrics.request(route, scope["method"], code, seconds)
+        access_log.info("%s %s %d %.1fms %s", scope["method"], route, code, seconds * 1000,
+                        state.get("pseudonym", "-"))
+
+
+async def _send_json(send, status: int, body: dict) -> None:
+    raw = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(raw)).encode())]})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def _clean_errors(errors: list[dict]) -> list[dict]:
+    """Pydantic errors without `input` and `ctx`, which may hold the posted text."""
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in errors]
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> FastAPI:
+    """The ASGI app. `analyzer` and `store` may be given (tests); otherwise they are built
+    at startup from settings (the analyzer loads once, ~1-2 s)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        an = analyzer if analyzer is not None else await asyncio.to_thread(build_analyzer, settings)
+        st = store if store is not None else await asyncio.to_thread(open_store, settings)
+        service = Service(settings, an, st)
+        app.state.service = service
+        await service.purge()
+        purger = asyncio.create_task(_purge_loop(service, settings.purge_interval_seconds))
+        log.info("service ready: store=%s model=%s policy=%s", settings.store,
+                 service.model_version or "rules", service.policy_version)
+        try:
+            yield
+        finally:
+            purger.cancel()
+            await asyncio.to_thread(service.close)
+
+    app = FastAPI(
+        title="Signaal",
+        summary="Risk indicators and priority for helpline chats, per message (suggestions; "
+                "the counselor decides).",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    # uvicorn's access lines carry the path (the platform id) and the query (a token):
+    # silence them however the server was started; AccessMiddleware logs a safe line instead
+    logging.getLogger("uvicorn.access").disabled = True
+    app.add_middleware(AccessMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _clean_errors(exc.errors())}, status_code=422)
+
+    platform = Depends(require("platform"))
+    reader = Depends(require("platform", "counselor"))
+    counselor = Depends(require("counselor"))
+    streamer = Depends(require("counselor", allow_query=True))
+
+    def svc(request: Request) -> Service:
+        return request.app.state.service
+
+    def door(request: Request, conversation_id: str) -> str:
+        pseudonym = svc(request).pseudonym(conversation_id)
+        request.state.pseudonym = pseudonym  # for the access line
+        return pseudonym
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> dict:
+        service = getattr(request.app.state, "service", None)
+        return {"status": "ok" if service else "starting"}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse, dependencies=[reader])
+    async def metrics(request: Request) -> PlainTextResponse:
+        service = svc(request)
+        text = service.metrics.render({
+            "signaal_live_conversations": len(service.live),
+            "signaal_event_streams": len(service.hub),
+            "signaal_store_batches_total": service.committer.batches,
+            "signaal_store_operations_total": service.committer.operations,
+        })
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    @app.post("/v1/conversations/{conversation_id}/messages", tags=["conversations"],
+              dependencies=[platform])
+    async def post_message(request: Request, conversation_id: str, message: MessageIn) -> dict:
+        """Analyse one message (platform role `client` or `counselor`); returns the
+        conversation's flags and priority so far, and the flags this message raised."""
+        limit = settings.max_text_chars
+        if len(message.text) > limit:
+            raise HTTPException(422, f"text has {len(message.text)} characters; the limit is "
+                                     f"{limit} (split longer messages)")
+        pseudonym = door(request, conversation_id)
+        return await svc(request).add_message(pseudonym, message.role, message.text)
+
+    @app.get("/v1/conversations/{conversation_id}", tags=["conversations"], dependencies=[reader])
+    async def get_conversation(request: Request, conversation_id: str) -> dict:
+        pseudonym = door(request, conversation_id)
+        live = await svc(request)._live(pseudonym)
+        if live is None:
+            raise HTTPException(404, "unknown conversation (never seen, ended or expired)")
+        return svc(request).view(pseudonym, live)
+
+    @app.delete("/v1/conversations/{conversation_id}", status_code=204, tags=["conversations"],
+                dependencies=[reader])
+    async def delete_conversation(request: Request, conversation_id: str) -> Response:
+        """End a conversation: its flag state is forgotten now (the pseudonymous audit trail stays)."""
+        pseudonym = door(request, conversation_id)
+        await svc(request).forget(pseudonym)
+        return Response(status_code=204)
+
+    @app.post("/v1/conversations/{conversation_id}/feedback", tags=["conversations"],
+              dependencies=[counselor])
+    async def post_feedback(request: Request, conversation_id: str, body: FeedbackIn) -> dict:
+        """A counselor confirms or rejects a flag (or undoes their last verdict)."""
+        pseudonym = door(request, conversation_id)
+        feedback_id = await svc(request).feedback(pseudonym, body.label, body.verdict)
+        return {"ok": True, "feedback_id": feedback_id}
+
+    @app.get("/v1/conversations/{conversation_id}/events", tags=["conversations"],
+             dependencies=[streamer])
+    async def events(request: Request, conversation_id: str) -> StreamingResponse:
+        """Server-sent events: `update` (same JSON as GET) on every message or verdict,
+        `deleted` when the conversation ends, a comment line as heartbeat. EventSource
+        cannot send headers: the counselor token may be given as `?token=`."""
+        pseudonym = door(request, conversation_id)
+        service = svc(request)
+        queue = service.hub.subscribe(pseudonym)
+        live = await service._live(pseudonym)
+        first = service.view(pseudonym, live) if live is not None else None
+        return StreamingResponse(
+            _stream(service, pseudonym, queue, first, settings.heartbeat_seconds),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    try:  # the counselor page, when installed, lives in its own module
+        from signaal.service.console import router as console_router
+    except ImportError:
+        console_router = None
+    if console_router is not None:
+        app.include_router(console_router)
+
+    return app
+
+
+async def _stream(service: Service, pseudonym: str, queue: asyncio.Queue, first: dict | None,
+                  heartbeat: float) -> AsyncIterator[bytes]:
+    try:
+        yield b"retry: 3000\n: connected\n\n"
+        if first is not None:
+            yield _sse("update", first, first["messages"])
+        while True:
+            try:
+                event, data = await asyncio.wait_for(queue.get(), timeout=heartbeat)
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+                continue
+            if event == "closing":
+                return
+            yield _sse(event, data, data.get("messages") if event == "update" else None)
+            if event == "deleted":
+                return
+    finally:
+        service.hub.unsubscribe(pseudonym, queue)
+
+
+async def _purge_loop(service: Service, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await service.purge()
+        except Exception as exc:  # keep serving; the next round retries
+            log.error("purge failed: %s", type(exc).__name__)
+
+
+def build_analyzer(settings: Settings) -> Any:
+    """The analyzer as the CLI builds it (default model if one is installed, else rules)."""
+    import warnings
+
+    from signaal.signals.pipeline import Analyzer
+
+    model = None
+    if settings.model not in ("rules", "none"):
+        try:
+            if settings.model is None:
+                from signaal.models.registry import load_default_model
+
+                model = load_default_model()
+            else:
+                from signaal.models.registry import load_model
+
+                model = load_model(settings.model)
+        except ImportError:
+            model = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Analyzer(model=model)
+
+
+def _version() -> str:
+    try:
+        import signaal
+
+        return str(signaal.__version__)
+    except Exception:
+        return "0"
