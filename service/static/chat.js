@@ -147,6 +147,8 @@ document.addEventListener("DOMContentLoaded", () => {
   function newConversation() {
     stopReplay();
     const old = chat.conversation;
+    // end the old demo conversation: the service forgets its flag state now
+    if (chat.messages.length) S.api("DELETE", `/v1/conversations/${encodeURIComponent(old)}`, platformToken).catch(() => {});
     chat = fresh();
     save();
     sessionStorage.removeItem(`signaal:verdicts:${old}`);
