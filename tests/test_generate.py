@@ -126,7 +126,7 @@ def test_templates_have_no_unknown_slots():
     gen = Generator(CorpusConfig(n_messages=1, n_conversations=1, seed=1))
     data = gen.data
     known = set(data.slots) | {
-        "poss", "me", "mij", "mezelf", "ik", "ik_woon", "ze", "haar", "haar_obj", "hij", "hem", "zij",
+        "poss", "me", "mij", "mezelf", "ik", "ik_woon", "ze", "haar", "haar_obj", "hij", "hem", "zij", "age_word",
         "parent_obj", "parent_poss", "age", "age_next", "adult_age", "past_age", "since", "victim",
     }
     fams = data.core + data.negatives + tuple(f for fs in data.addons.values() for f in fs)

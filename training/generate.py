@@ -46,8 +46,13 @@ NO_AGE_FAMILIES = ("neg.greeting", "neg.counselor_like")  # no "ik ben 14" after
 # Add-on groups that may follow a core family, with their weights.
 ADDON_WEIGHTS = {
     "dur": 0.22, "dur_past": 0.22, "online": 0.16, "reprisal": 0.15, "first": 0.15,
-    "sibling": 0.10, "acute": 0.09, "multi": 0.08, "age_past": 0.06,
+    "sibling": 0.10, "acute": 0.09, "multi": 0.08, "age_past": 0.06, "still": 0.08, "over": 0.12,
 }
+PRESENT_ONLY = ("dur", "reprisal", "sibling", "multi", "still")  # imply it is still going on
+AGE_WORDS = {9: "negen", 10: "tien", 11: "elf", 12: "twaalf", 13: "dertien", 14: "veertien",
+             15: "vijftien", 16: "zestien", 17: "zeventien", 18: "achttien", 19: "negentien",
+             20: "twintig", 21: "eenentwintig", 22: "tweeentwintig", 23: "drieentwintig",
+             24: "vierentwintig", 25: "vijfentwintig", 26: "zesentwintig"}
 # Current ages 9..25 (age of a client or the person written about) and their weights.
 AGE_WEIGHTS = {9: 1, 10: 1, 11: 2, 12: 3, 13: 5, 14: 7, 15: 7, 16: 7, 17: 6,
                18: 3, 19: 3, 20: 2, 21: 2, 22: 2, 23: 1, 24: 1, 25: 1}
@@ -241,6 +246,8 @@ class _Ctx:
             return str(self._age()[1])
         if name == "age_next":
             return str(self._age()[1] + 1)
+        if name == "age_word":
+            return AGE_WORDS[self._age()[1]]
         if name == "adult_age":
             return str(self.rng.randint(19, 45))
         if name == "past_age":
@@ -276,6 +283,8 @@ class _Ctx:
         pool = self.data.slots.get(name)
         if pool is None:
             raise KeyError(f"unknown slot {{{name}}}")
+        if not self.since_possible():
+            pool = tuple(f for f in pool if "{since}" not in f.t) or pool
         filler = self.rng.choice(pool)
         if filler.age is not None:  # a school year states the current age
             self.age_range, self.age_stated = filler.age, True
@@ -292,6 +301,10 @@ class _Ctx:
         self.age_stated = True
         return self.age_range
 
+    def since_possible(self) -> bool:
+        """A start age a year before the current one needs a current age of 10 or more."""
+        return self.age_range is None or self.age_range[0] >= 10
+
     def _since(self) -> int:
         """Start age of "sinds mijn {since}e": at least a year before the current age."""
         if self.age_range is None:
@@ -299,7 +312,7 @@ class _Ctx:
             self.age_range = (a, a)
             self.need_age_statement = True
         current = self.age_range[0]
-        return max(9, current - self.rng.randint(1, 4)) if current > 9 else 9
+        return max(9, current - self.rng.randint(1, 4))
 
     def set_age(self, age_range: tuple[int, int]) -> None:
         self.age_range, self.age_stated = age_range, True
@@ -344,6 +357,8 @@ class Generator:
         options = [(t, f) for f in fams for t in f.options(ctx.person)]
         if ctx._agent_g() == "pl":  # "hij staat voor de deur" does not fit a group
             options = [(t, f) for t, f in options if "{hij}" not in t and "{hem}" not in t]
+        if not ctx.since_possible():
+            options = [(t, f) for t, f in options if "{since}" not in t]
         if not options:
             return None
         text, fam = self.rng.choice(options)
@@ -389,9 +404,9 @@ class Generator:
         for group in sorted(ADDON_WEIGHTS):
             if ADDON_LABEL.get(group) in fam.labels:  # "ik zit opgesloten" + "ik zit opgesloten"
                 continue
-            if group in ("dur", "reprisal", "sibling", "multi") and (past or not exploitation):
+            if group in PRESENT_ONLY and (past or not exploitation):
                 continue
-            if group in ("dur_past",) and not (past and exploitation):
+            if group in ("dur_past", "over") and not (past and exploitation):
                 continue
             if group in ("online", "multi") and not (fam.online and exploitation):
                 continue
@@ -596,7 +611,7 @@ class _Noise:
     def __init__(self, cfg: dict, scale: float):
         self.p = {k: min(1.0, v * scale) for k, v in cfg["prob"].items()}
         self.cfg = cfg
-        self.never = frozenset(cfg["typo"]["never_produce"])
+        self.never = tuple(cfg["typo"]["never_produce"])
         self.maps = {name: self._compile(cfg[name]) for name in ("chatspeak", "flemish", "slang")}
 
     @staticmethod
@@ -631,7 +646,7 @@ class _Noise:
         for i, w in enumerate(words):
             if len(w) >= 4 and w.isalpha() and rng.random() < p["typo_word"]:
                 typo = _typo(w, rng)
-                words[i] = w if typo in self.never else typo
+                words[i] = w if typo.startswith(self.never) else typo
         if rng.random() < p["repeat_letters"]:
             idx = [i for i, w in enumerate(words) if w.isalpha()]
             if idx:
