@@ -134,7 +134,8 @@ class AgeDetector(Detector):
                 ("age.school_year", "Noemt een schooljaar (leeftijd geschat)"),
                 ("age.not_yet_18", "Zegt nog geen 18 te zijn")]
 
-    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None) -> list[Hit]:
+    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
+                 seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
         mentions = find_ages(doc.text)
         exact = [m for m in mentions if m.exact]
         use = exact or mentions

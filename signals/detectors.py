@@ -59,7 +59,11 @@ class Detector:
 
     label: str = ""
 
-    def __call__(self, doc: Doc, concepts: ConceptHits) -> list[Hit]:
+    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
+                 seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
+        """`prior`: hits accepted so far (for derived detectors); `seen`: concept names
+        found in earlier client messages of the conversation; `touch_from`: only hits
+        reaching this token (a client's answer after the counselor's question)."""
         raise NotImplementedError
 
     def rule_ids(self) -> list[tuple[str, str]]:
@@ -96,12 +100,13 @@ class PatternDetector(Detector):
     def rule_ids(self) -> list[tuple[str, str]]:
         return [(rule.id, rule.explain) for rule in self.rules]
 
-    def __call__(self, doc: Doc, concepts: ConceptHits) -> list[Hit]:
+    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
+                 seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
         hits = []
         for rule in self.rules:
-            if any(not any(concepts.get(c) for c in slot) for slot in rule.anywhere):
+            if any(not any(concepts.get(c) or c in seen for c in slot) for slot in rule.anywhere):
                 continue
-            for start, end, core in _cooccurrences(doc, concepts, rule.slots, rule.window):
+            for start, end, core in _cooccurrences(doc, concepts, rule.slots, rule.window, touch_from):
                 hits.append(_span_hit(doc, self.label, rule.id, rule.explain, start, end,
                                       rule.score, requires=rule.requires, core=core,
                                       ignore_qualifiers=self.ignore_qualifiers))
@@ -112,20 +117,25 @@ class PatternDetector(Detector):
         return hits
 
 
-def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int):
+def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int, touch_from: int | None = None):
     """(start, end, core) token extents where every slot has a match, all within `window`
-    tokens and one sentence; core is the first slot's match. Anchored on the rarest slot;
-    other slots take their nearest match."""
+    tokens and one sentence; core is the first slot's match. Anchored on the rarest slot
+    (on every slot when the extent must reach token `touch_from`); other slots take their
+    nearest match."""
     candidates = []
     for slot in slots:
         spans = sorted({span for concept in slot for span in concepts.get(concept, ())})
         if not spans:
             return []
         candidates.append(spans)
-    anchor_index = min(range(len(candidates)), key=lambda i: len(candidates[i]))
     sentence_of = _sentence_index(doc)
     found: list[tuple[int, int, tuple[int, int]]] = []
-    for anchor in candidates[anchor_index]:
+    if touch_from is None:
+        anchors = [min(range(len(candidates)), key=lambda i: len(candidates[i]))]
+    else:
+        anchors = list(range(len(candidates)))
+    for anchor_index, anchor in ((i, a) for i in anchors for a in candidates[i]
+                                 if touch_from is None or a[1] > touch_from):
         sent = sentence_of[anchor[0]]
         chosen = [anchor]
         for i, spans in enumerate(candidates):
@@ -146,6 +156,8 @@ def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int):
             end = max(e for _, e in chosen)
             by_slot = dict(zip([anchor_index] + [i for i in range(len(slots)) if i != anchor_index],
                                chosen))
+            if touch_from is not None and end <= touch_from:
+                continue
             if (len(slots) == 1 or end - start <= window) and all(f[:2] != (start, end) for f in found):
                 found.append((start, end, by_slot[0]))
     return found

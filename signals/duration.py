@@ -80,7 +80,8 @@ class DurationDetector(Detector):
         return [("duration.years", "Duurt al een jaar of langer"),
                 ("duration.since_age", "Begon op jongere leeftijd, minstens een jaar geleden")]
 
-    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None) -> list[Hit]:
+    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
+                 seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
         hits = []
         for d in find_durations(doc.text):
             span = doc.char_span(d.start, d.end, alignment_mode="expand")

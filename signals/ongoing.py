@@ -79,7 +79,8 @@ class OngoingDetector(Detector):
     def rule_ids(self):
         return [("ongoing.present", "Uitbuiting of dwang in de tegenwoordige tijd of 'nu/elke week'")]
 
-    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None) -> list[Hit]:
+    def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
+                 seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
         sources = [h for h in prior or () if h.label in SOURCES
                    and h.qualifiers.get("Temporality", "Current") != "Historical"]
         sources += [_concept_hit(doc, s, e) for s, e in concepts.get("coerced_work", ())]

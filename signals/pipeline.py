@@ -53,6 +53,7 @@ class MessageAnalysis:
 
     hits: list[Hit] = field(default_factory=list)
     pending: list[Hit] = field(default_factory=list)  # waiting for a `requires` label
+    concepts: frozenset[str] = frozenset()  # concept names found (no text)
     model_scores: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -79,13 +80,16 @@ class Analyzer:
         self._direct = [d for d in self.detectors if d not in self._derived]
 
     # --- rule layer ------------------------------------------------------------------
-    def rule_hits(self, doc: Doc, context_labels: Iterable[str] = (),
-                  keep_bare_age: bool = True) -> tuple[list[Hit], list[Hit]]:
-        """(accepted hits, hits still waiting for a label they require)."""
+    def rule_hits(self, doc: Doc, context_labels: Iterable[str] = (), keep_bare_age: bool = True,
+                  seen: frozenset[str] = frozenset(),
+                  touch_from: int | None = None) -> tuple[list[Hit], list[Hit]]:
+        """(accepted hits, hits still waiting for a label they require). `seen`: concept
+        names from earlier client messages (a photo named before the threat)."""
         concepts = self.concepts(doc)
+        doc.user_data["signaal_concepts"] = frozenset(concepts)
         raw: list[Hit] = []
         for detector in self._direct:
-            raw.extend(detector(doc, concepts))
+            raw.extend(detector(doc, concepts, seen=seen, touch_from=touch_from))
         if not keep_bare_age:
             raw = [h for h in raw if h.rule != "age.bare"]
         self.qualifiers(doc, raw)
@@ -95,12 +99,13 @@ class Analyzer:
             hits.extend(detector(doc, concepts, hits))
         return hits, pending
 
-    def analyze_text(self, text: str, context_labels: Iterable[str] = (),
-                     keep_bare_age: bool = True) -> MessageAnalysis:
+    def analyze_text(self, text: str, context_labels: Iterable[str] = (), keep_bare_age: bool = True,
+                     seen: frozenset[str] = frozenset()) -> MessageAnalysis:
         analysis = MessageAnalysis()
         for offset, chunk in _chunks(text):
             doc = self.nlp(chunk)
-            hits, pending = self.rule_hits(doc, context_labels, keep_bare_age)
+            hits, pending = self.rule_hits(doc, context_labels, keep_bare_age, seen)
+            analysis.concepts |= doc.user_data["signaal_concepts"]
             for h in hits + pending:
                 h.start_char += offset
                 h.end_char += offset
@@ -158,6 +163,7 @@ class Conversation:
         # hits whose required label is not flagged yet ("mn vriendje" before the
         # exploitation is told): accepted later in the conversation if it comes
         self._pending: list[tuple[Hit, Evidence]] = []
+        self._seen_concepts: frozenset[str] = frozenset()  # concept names only, never text
         self._model_scores: dict[str, float] = {}
 
     def add(self, role: str, text: str) -> Update:
@@ -201,7 +207,9 @@ class Conversation:
     def _client_hits(self, text: str, question: str | None) -> tuple[list[Hit], list[Hit]]:
         context = set(self._evidence)
         asked_age = bool(question and _AGE_QUESTION.search(question))
-        own = self.analyzer.analyze_text(text, context, keep_bare_age=question is None or asked_age)
+        own = self.analyzer.analyze_text(text, context, keep_bare_age=question is None or asked_age,
+                                         seen=self._seen_concepts)
+        self._seen_concepts |= own.concepts
         hits, pending = list(own.hits), list(own.pending)
         if question and "?" in question and len(text) <= 160:
             more, waiting = self._inherited_hits(text, question, context | own.labels)
@@ -224,7 +232,8 @@ class Conversation:
             doc[cut].is_sent_start = False  # one sentence: question and answer belong together
         affirmative = bool(_AFFIRMATIVE.match(answer))
         inherited: list[Hit] = []
-        hits, pending = self.analyzer.rule_hits(doc, context)
+        hits, pending = self.analyzer.rule_hits(doc, context, seen=self._seen_concepts,
+                                                touch_from=None if affirmative else cut)
         waiting = set(map(id, pending))
         for h in hits + pending:
             if h.label in ("minor", "under_16"):
