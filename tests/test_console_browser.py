@@ -5,6 +5,7 @@ installs both). The tests also write the screenshots docs/img/console.png and pa
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -153,6 +154,10 @@ def test_client_messages_raise_flags_and_priority(page):
     assert "stiefvader" in " ".join(marks.all_inner_texts())
     # announced: urgent assertively
     expect(page.locator('[aria-live="assertive"]')).to_contain_text("Ouder als uitbuiter")
+    # new flags keep their soft highlight a while, also after the event stream's echo
+    page.wait_for_timeout(1_000)
+    expect(item).to_have_class(re.compile(r"\bis-new\b"))
+    expect(item.locator(".new-tag")).to_be_visible()
 
 
 def test_reject_by_keyboard_is_recorded_and_undo_works(page, server):
@@ -189,6 +194,7 @@ def test_connection_drop_shows_and_recovers_with_missed_updates(page, context, s
     context.set_offline(False)
     expect(status).to_have_text("Verbonden")
     expect(flag(page, "Eerste keer verteld")).to_be_visible()
+    expect(page.locator('[aria-live="polite"]')).to_contain_text("Nieuw signaal: Eerste keer verteld")
 
 
 def test_service_restart_shows_the_drop_and_keeps_the_state(page, server):

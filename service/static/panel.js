@@ -70,6 +70,7 @@
     return score >= 0.8 ? "hoog" : score >= 0.5 ? "middel" : "laag";
   }
   const BARS = { laag: 1, middel: 2, hoog: 3 };
+  const NEW_MS = 8000; // how long a new flag keeps its soft highlight
 
   function number(score) {
     return Number(score).toLocaleString("nl-NL", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -102,6 +103,7 @@
       this.retryTimer = null;
       this.state = null;
       this.known = null; // labels shown so far (null until the first state: no announcement)
+      this.newUntil = new Map(); // label -> time its "new" highlight ends
       this.newTimers = new Map();
       this.build();
       window.addEventListener("offline", () => this.lost());
@@ -147,6 +149,7 @@
       this.options.conversation = id;
       this.state = null;
       this.known = null;
+      this.newUntil.clear();
       this.render({ priority: null, flags: [] });
       this.start();
     }
@@ -228,6 +231,7 @@
       const wasUrgent = this.state && this.state.priority === "urgent";
       this.state = state;
       this.known = labels;
+      for (const f of fresh) this.newUntil.set(f.label, Date.now() + NEW_MS);
       this.render(state, new Set(fresh.map((f) => f.label)));
       if (fresh.length) this.announce(state, fresh, state.priority === "urgent" && !wasUrgent);
     }
@@ -286,7 +290,8 @@
       // the service's verdicts (state.verdicts: label -> verdict) win; this tab's memory otherwise
       const verdicts = state.verdicts || this.verdicts();
       const flags = state.flags || [];
-      this.flags.replaceChildren(...flags.map((f) => this.flagItem(f, verdicts[f.label], fresh.has(f.label))));
+      const now = Date.now();
+      this.flags.replaceChildren(...flags.map((f) => this.flagItem(f, verdicts[f.label], (this.newUntil.get(f.label) || 0) > now)));
       this.empty.hidden = flags.length > 0;
       if (focused) {
         const again = this.root.querySelector(`[data-focus-key="${CSS.escape(focused)}"]`);
@@ -297,7 +302,7 @@
         this.newTimers.set(label, setTimeout(() => {
           const item = this.flags.querySelector(`li[data-label="${CSS.escape(label)}"]`);
           if (item) item.classList.remove("is-new");
-        }, 8000));
+        }, NEW_MS));
       }
       this.root.dispatchEvent(new CustomEvent("signaal:state", { detail: state }));
     }
