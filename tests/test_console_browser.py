@@ -160,6 +160,25 @@ def test_client_messages_raise_flags_and_priority(page):
     expect(item.locator(".new-tag")).to_be_visible()
 
 
+def test_keyboard_only_reaches_the_text_box_with_visible_focus(page):
+    seen = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => {
+            const e = document.activeElement, s = getComputedStyle(e);
+            return {tag: e.tagName, id: e.id, outline: s.outlineStyle, width: s.outlineWidth};
+        }""")
+        assert focused["outline"] != "none" and focused["width"] != "0px", focused
+        seen.append(focused)
+        if focused["id"] == "text":
+            break
+    assert seen[0]["tag"] == "A"  # the skip link comes first
+    assert seen[-1]["id"] == "text", seen
+    page.keyboard.type(URGENT_MESSAGE)
+    page.keyboard.press("Enter")
+    expect(page.locator("#panel .badge")).to_contain_text("Urgent")
+
+
 def test_reject_by_keyboard_is_recorded_and_undo_works(page, server):
     say(page, URGENT_MESSAGE)
     item = flag(page, "Ouder als uitbuiter")
