@@ -17,19 +17,20 @@ DATA_DIR = Path(__file__).parent / "data"
 ConceptHits = dict[str, list[tuple[int, int]]]
 
 
-def load_concepts(path: Path | None = None) -> tuple[dict[str, list[str]], dict[str, list]]:
-    """(phrase lists, token patterns) by concept name."""
+def load_concepts(path: Path | None = None) -> tuple[dict[str, list[str]], dict[str, list], set[str]]:
+    """(phrase lists, token patterns) by concept name, and the concepts matched on NORM only."""
     data = tomllib.loads((path or DATA_DIR / "concepts.toml").read_text(encoding="utf-8"))
     patterns = json.loads((DATA_DIR / "concept_patterns.json").read_text(encoding="utf-8"))
     patterns.pop("_comment", None)
-    return data["concepts"], patterns
+    norm_only = set(data.get("norm_only", ()))
+    return data["concepts"], patterns, norm_only
 
 
 class ConceptTagger:
     """Finds every concept phrase in a doc, matching on NORM and on LEMMA."""
 
     def __init__(self, nlp: Language, path: Path | None = None):
-        self.concepts, patterns = load_concepts(path)
+        self.concepts, patterns, norm_only = load_concepts(path)
         self._by_pattern = Matcher(nlp.vocab)
         for concept, token_patterns in patterns.items():
             self._by_pattern.add(concept, token_patterns)
@@ -39,7 +40,8 @@ class ConceptTagger:
         for concept, phrases in self.concepts.items():
             docs = [normalizer(nlp.make_doc(phrase)) for phrase in set(phrases)]
             self._by_norm.add(concept, docs)
-            self._by_lemma.add(concept, docs)
+            if concept not in norm_only:
+                self._by_lemma.add(concept, docs)
         self._names = {nlp.vocab.strings[c]: c for c in [*self.concepts, *patterns]}
 
     def __call__(self, doc: Doc) -> ConceptHits:

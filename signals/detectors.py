@@ -48,6 +48,7 @@ class Rule:
     score: float
     requires: tuple[tuple[str, ...], ...] = ()
     anywhere: tuple[tuple[str, ...], ...] = ()  # slots that may be anywhere in the text
+    none: tuple[str, ...] = ()  # concepts that cancel a hit when they touch its extent
 
 
 def _slots(raw: list[str]) -> tuple[tuple[str, ...], ...]:
@@ -93,6 +94,7 @@ class PatternDetector(Detector):
                 score=float(entry.get("score", 0.8)),
                 requires=_slots(entry.get("requires", [])),
                 anywhere=_slots(entry.get("anywhere", [])),
+                none=tuple(data_none for data_none in entry.get("none", [])),
             )
             for entry in data["rule"]
         ]
@@ -107,6 +109,8 @@ class PatternDetector(Detector):
             if any(not any(concepts.get(c) or c in seen for c in slot) for slot in rule.anywhere):
                 continue
             for start, end, core in _cooccurrences(doc, concepts, rule.slots, rule.window, touch_from):
+                if any(s < end + 2 and start - 2 < e for c in rule.none for s, e in concepts.get(c, ())):
+                    continue
                 hits.append(_span_hit(doc, self.label, rule.id, rule.explain, start, end,
                                       rule.score, requires=rule.requires, core=core,
                                       ignore_qualifiers=self.ignore_qualifiers))
