@@ -10,13 +10,15 @@ Routes (included by `signaal.service.app.create_app` when this module exists):
 Tokens never travel in a URL the server sees: the embedding platform passes the counselor
 token in the URL fragment (`/console/panel/ID#token=...`), which browsers do not send. In
 demo mode only (`signaal serve --demo`, a loopback service with an ephemeral one-time
-token) the console page carries the demo token in a `<meta>` tag, so a new user can try
-it with one click; outside demo mode no token is ever written into a page.
+token) the console page carries the demo tokens in `<meta>` tags for a browser on the same
+machine, so a new user can try it with one click; outside demo mode, or to any other
+client, no token is ever written into a page.
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
@@ -34,11 +36,21 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
 router = APIRouter(include_in_schema=False)
 
 
+def _loopback(request: Request) -> bool:
+    """The demo hands out its tokens only to a browser on the same machine (a demo started
+    with --host 0.0.0.0 must not give them to the network)."""
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def demo_tokens(request: Request) -> dict[str, str]:
     """The demo's tokens by role ({"platform": ..., "counselor": ...}), or {} outside demo
     mode. Reads the service's `app.state.settings` (`demo`, `tokens`: token -> role)."""
     settings = getattr(request.app.state, "settings", None)
-    if not getattr(settings, "demo", False):
+    if not getattr(settings, "demo", False) or not _loopback(request):
         return {}
     by_role: dict[str, str] = {}
     for token, role in (getattr(settings, "tokens", None) or {}).items():
@@ -80,6 +92,6 @@ def static(path: str) -> Response:
 
 @router.get("/")
 def root(request: Request) -> Response:
-    if demo_tokens(request):
+    if getattr(getattr(request.app.state, "settings", None), "demo", False):
         return RedirectResponse("/console", status_code=307)
     raise HTTPException(404)

@@ -15,11 +15,11 @@ from signaal.service.console import STATIC, router
 PLATFORM, COUNSELOR = "platform-token-0123456789", "counselor-token-0123456789"
 
 
-def client(demo: bool) -> TestClient:
+def client(demo: bool, host: str = "127.0.0.1") -> TestClient:
     app = FastAPI()
     app.state.settings = SimpleNamespace(demo=demo, tokens={PLATFORM: "platform", COUNSELOR: "counselor"})
     app.include_router(router)
-    return TestClient(app)
+    return TestClient(app, client=(host, 50000))
 
 
 def meta(html: str, name: str) -> str | None:
@@ -44,6 +44,12 @@ def test_no_token_in_any_page_outside_demo_mode():
         text = c.get(path).text
         assert PLATFORM not in text and COUNSELOR not in text
         assert meta(text, "demo") == "0"
+
+
+def test_demo_tokens_only_for_a_browser_on_the_same_machine():
+    assert meta(client(demo=True, host="::1").get("/console").text, "counselor-token") == COUNSELOR
+    text = client(demo=True, host="192.168.1.20").get("/console").text
+    assert PLATFORM not in text and COUNSELOR not in text
 
 
 def test_root_redirects_to_console_in_demo_mode_only():
