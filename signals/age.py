@@ -54,15 +54,17 @@ def _patterns() -> list[tuple[str, re.Pattern, int]]:
               r"stiefzoon|pleegdochter|pleegzoon|jongere|kleine zusje|kleine broertje)")
     # (rule id, pattern, age adjustment): "bijna 16" / "ik word 16" mean 15 now
     return [
-        ("age.not_yet_18", re.compile(r"\b(?:nog geen|nog niet|onder de)\s+18\b"), 0),
+        ("age.not_yet_18", re.compile(r"\b(?:(?:nog\s+)?(?:geen|niet|nie|ni)\s+(?:eens\s+)?18|onder\s+de\s+18|minderjarig)\b"), 0),
+        ("age.sex_age", re.compile(r"\b[mvf]\s?(?P<n>\d{2})\b"), 0),
         ("age.almost", re.compile(rf"\b(?:ik ben|ben|kben|ik|ze is|zij is)\s+(?:nu\s+)?bijna\s+{n}\b"), -1),
         ("age.almost_bare", re.compile(rf"(?:^|[.,!?]\s*|\bhier\s+)bijna\s+{n}\b"), -1),
-        ("age.turning", re.compile(rf"\b(?:ik word|word|ze wordt|zij wordt)\s+(?:straks\s+|binnenkort\s+)?{n}\b"), -1),
-        ("age.i_am", re.compile(rf"\b(?:ik ben|ben|kben|ik|ikke|ze is|zij is|ze zijn|wij zijn|we zijn)\s+(?:nu\s+|net\s+|pas\s+|al\s+|zelf\s+|ook\s+)?{n}(?:\s*(?:jaar|jr|j)\b(?:\s*oud)?)?(?![\d:,.]\d|\s*(?:euro|uur|keer|min|mannen|man|klanten|x)\b)"), 0),
+        ("age.turning", re.compile(rf"\b(?:ik word|word|wordt|ze wordt|zij wordt|hij wordt)\s+(?:straks\s+|binnenkort\s+|bijna\s+|volgende\s+(?:maand|week)\s+|deze\s+(?:maand|week)\s+|over\s+\w+\s+(?:maand|maanden|weken)\s+|in\s+\w+\s+)?{n}\b"), -1),
+        ("age.i_am", re.compile(rf"\b(?:ik ben|ben|kben|ik|ikke|ze is|zij is|ze zijn|wij zijn|we zijn)\s+(?:nu\s+|net\s+|pas\s+|al\s+|zelf\s+|ook\s+)?{n}(?:\s*(?:jaar|jr|j)\b(?:\s*(?:oud|jong))?)?(?![\d:,.]\d|\s*(?:euro|uur|keer|min|mannen|man|klanten|x)\b)"), 0),
         ("age.person_of", re.compile(rf"\b{person}\s+(?:is\s+|van\s+|\(|,\s*)(?:pas\s+|net\s+|nog\s+maar\s+)?{n}(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
-        ("age.n_years", re.compile(rf"(?<![\w:.,€-]){n}\s*(?:jaar|jr|j|yo|y/o)\b(?:\s*oud)?(?!\s*(?:geleden|lang|later|terug|ouder))"), 0),
+        ("age.n_years", re.compile(rf"(?<![\w:.,€-]){n}\s*(?:jaar|jr|j|yo|y/o)\b(?:\s*(?:oud|jong))?(?!\s*(?:geleden|lang|later|terug|ouder))"), 0),
         ("age.bare", re.compile(rf"^\W*{n}\W*$"), 0),
         ("age.trailing", re.compile(rf"[.,!]\s*{n}\s*(?:jr|jaar)?\W*$"), 0),
+        ("age.after_person", re.compile(rf"\b(?:jongen|meisje|meid|jongere)\s*,?\s*{n}\b(?!\s*(?:euro|uur|min|keer))"), 0),
         ("age.sentence_start", re.compile(rf"(?:^|[.!?]\s+){n}\s*(?:jr|jaar)?\s*,"), 0),
         ("age.youngest", re.compile(rf"\b(?:de jongste|de oudste|jongste|oudste)\s*,?\s*{n}\b"), 0),
     ]
@@ -146,10 +148,12 @@ class AgeDetector(Detector):
             if span is None:
                 continue
             explain = f"Leeftijd {m.age}" + ("" if m.exact else " (geschat uit schooljaar)")
-            hits.append(Hit("minor", m.rule, explain, span.start, span.end, m.start, m.end, 0.95))
+            # an age is a fact about the person even in a lesson question or a joke
+            hits.append(Hit("minor", m.rule, explain, span.start, span.end, m.start, m.end, 0.95,
+                            ignore_qualifiers=("Mode",)))
             if m.age <= 15 and m.rule != "age.not_yet_18":
                 hits.append(Hit("under_16", m.rule, explain, span.start, span.end, m.start, m.end,
-                                0.95 if m.exact else 0.8))
+                                0.95 if m.exact else 0.8, ignore_qualifiers=("Mode",)))
         return hits
 
 

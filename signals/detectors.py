@@ -48,7 +48,7 @@ class Rule:
     score: float
     requires: tuple[tuple[str, ...], ...] = ()
     anywhere: tuple[tuple[str, ...], ...] = ()  # slots that may be anywhere in the text
-    none: tuple[str, ...] = ()  # concepts that cancel a hit when they touch its extent
+    none: tuple[str, ...] = ()  # concepts that cancel a hit when they are in its sentence
 
 
 def _slots(raw: list[str]) -> tuple[tuple[str, ...], ...]:
@@ -109,7 +109,7 @@ class PatternDetector(Detector):
             if any(not any(concepts.get(c) or c in seen for c in slot) for slot in rule.anywhere):
                 continue
             for start, end, core in _cooccurrences(doc, concepts, rule.slots, rule.window, touch_from):
-                if any(s < end + 2 and start - 2 < e for c in rule.none for s, e in concepts.get(c, ())):
+                if rule.none and _in_sentence(doc, start, rule.none, concepts):
                     continue
                 hits.append(_span_hit(doc, self.label, rule.id, rule.explain, start, end,
                                       rule.score, requires=rule.requires, core=core,
@@ -165,6 +165,11 @@ def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int, touch_fr
             if (len(slots) == 1 or end - start <= window) and all(f[:2] != (start, end) for f in found):
                 found.append((start, end, by_slot[0]))
     return found
+
+
+def _in_sentence(doc: Doc, token: int, names: tuple[str, ...], concepts: ConceptHits) -> bool:
+    sentence_of = _sentence_index(doc)
+    return any(sentence_of[s] == sentence_of[token] for c in names for s, _ in concepts.get(c, ()))
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -35,6 +35,7 @@ _PATTERNS = [
     ("duration.since_age", re.compile(r"\b(?:sinds|vanaf|al sinds|al vanaf|sinds ik)\s+(?:mijn|mn|m'n|ik)?\s*(?P<a>\d{1,2})(?:e|de|ste)?\b(?:\s*jaar)?")),
     ("duration.since_school", re.compile(r"\b(?:sinds|vanaf|al sinds)\s+(?:de\s+)?(?:groep\s*(?P<g>[5-8])|de brugklas|brugklas|de basisschool|basisschool)\b")),
     ("duration.since_year", re.compile(r"\b(?:sinds|vanaf|al sinds)\s+(?P<y>20[0-2]\d)\b")),
+    ("duration.began_at_age", re.compile(r"\b(?:begon|begonnen|startte|is begonnen|is het begonnen|begon het)\s+(?:al\s+)?(?:toen|op|vanaf)\s+(?:ik|ze|hij|zij|mijn|mn|m'n|haar|zijn)\s*(?P<a>\d{1,2})(?:e|de|ste)?\b")),
     ("duration.ago", re.compile(rf"\b(?P<c>{_COUNT})\s+jaar\s+geleden\s+(?:begon|begonnen|is het begonnen|startte)")),
 ]
 
@@ -49,18 +50,19 @@ def find_durations(text: str, this_year: int = 2026) -> list[Duration]:
             if "c" in pattern.groupindex and m.group("c"):
                 if _UNDER_A_YEAR.search(low[max(0, m.start() - 12):m.end()]):
                     continue
-                if not re.search(r"\b(al|sinds|lang|ruim|meer dan|langer dan|geleden|inmiddels)\b",
-                                 m.group(0)) and rule == "duration.years":
+                if (rule == "duration.years" and not re.search(
+                        r"\b(al|sinds|lang|ruim|meer dan|langer dan|geleden|inmiddels|anderhalf|anderhalve)\b", m.group(0))
+                        and not re.match(r"\s*(geduurd|duurt|aan de gang|bezig)", low[m.end():])):
                     continue  # "15 jaar" is an age, "al 2 jaar" a duration
                 c = m.group("c")
                 years = _to_int(c) if c.isdigit() else _WORD_COUNTS.get(c)
             elif rule == "duration.years_long":
                 years = 2
-            elif rule == "duration.since_age":
+            elif rule in ("duration.since_age", "duration.began_at_age"):
                 since = int(m.group("a"))
                 if not 3 <= since <= 25:
                     continue
-                years = (age_now - since) if age_now is not None else 1
+                years = (age_now - since) if age_now is not None else None  # unknown: no flag
             elif rule == "duration.since_school":
                 group = m.group("g")
                 since = int(group) + 4 if group else 12
