@@ -57,7 +57,7 @@ def _patterns() -> list[tuple[str, re.Pattern, int]]:
         ("age.not_yet_18", re.compile(r"\b(?:(?:nog\s+)?(?:geen|niet|nie|ni)\s+(?:eens\s+)?18|onder\s+de\s+18|minderjarig)\b"), 0),
         ("age.sex_age", re.compile(r"\b[mvf]\s?(?P<n>\d{2})\b"), 0),
         ("age.almost", re.compile(rf"\b(?:ik ben|ben|kben|ik|ze is|zij is)\s+(?:nu\s+)?bijna\s+{n}\b"), -1),
-        ("age.almost_bare", re.compile(rf"(?:^|[.,!?]\s*|\bhier\s+)bijna\s+{n}\b"), -1),
+        ("age.almost_bare", re.compile(rf"\bbijna\s+{n}\b(?!\s*(?:euro|uur|keer|min|minuten|mannen|man|klanten|km|kilo))"), -1),
         ("age.turning", re.compile(rf"\b(?:ik word|word|wordt|ze wordt|zij wordt|hij wordt)\s+(?:straks\s+|binnenkort\s+|bijna\s+|volgende\s+(?:maand|week)\s+|deze\s+(?:maand|week)\s+|over\s+\w+\s+(?:maand|maanden|weken)\s+|in\s+\w+\s+)?{n}\b"), -1),
         ("age.i_am", re.compile(rf"\b(?:ik ben|ben|kben|ik|ikke|ze is|zij is|ze zijn|wij zijn|we zijn)\s+(?:nu\s+|net\s+|pas\s+|al\s+|zelf\s+|ook\s+)?{n}(?:\s*(?:jaar|jr|j)\b(?:\s*(?:oud|jong))?)?(?![\d:,.]\d|\s*(?:euro|uur|keer|min|mannen|man|klanten|x)\b)"), 0),
         ("age.person_of", re.compile(rf"\b{person}\s+(?:is\s+|van\s+|\(|,\s*)(?:pas\s+|net\s+|nog\s+maar\s+)?{n}(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
