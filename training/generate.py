@@ -47,7 +47,14 @@ NO_AGE_FAMILIES = ("neg.greeting", "neg.counselor_like")  # no "ik ben 14" after
 ADDON_WEIGHTS = {
     "dur": 0.22, "dur_past": 0.22, "online": 0.16, "reprisal": 0.15, "first": 0.15,
     "sibling": 0.10, "acute": 0.09, "multi": 0.08, "age_past": 0.06, "still": 0.08, "over": 0.12,
+    # contrast clauses without a label: same words, not the indicator
+    "channel": 0.08, "met_offline": 0.08, "parent_other": 0.09, "sibling_safe": 0.05,
+    "fear_other": 0.07, "not_acute": 0.07,
 }
+# Pairs that contradict each other in one message.
+EXCLUSIVE = {"online": "met_offline", "met_offline": "online", "sibling": "sibling_safe",
+             "sibling_safe": "sibling", "acute": "not_acute", "not_acute": "acute",
+             "reprisal": "fear_other", "fear_other": "reprisal"}
 PRESENT_ONLY = ("dur", "reprisal", "sibling", "multi", "still")  # imply it is still going on
 AGE_WORDS = {9: "negen", 10: "tien", 11: "elf", 12: "twaalf", 13: "dertien", 14: "veertien",
              15: "vijftien", 16: "zestien", 17: "zeventien", 18: "achttien", 19: "negentien",
@@ -390,14 +397,15 @@ class Generator:
                 text, addon = picked
                 parts.append((ctx.render(text), addon.id))
                 ctx.labels.update(addon.labels)
-            if len(parts) > 1 and parts[-1][1].startswith("first.") and rng.random() < 0.3:
+            first_last = len(parts) > 1 and parts[-1][1].startswith("first.")
+            if first_last and ctx.person == "self" and rng.random() < 0.3:
                 parts.insert(0, parts.pop())  # "ik heb dit nog nooit verteld maar ..." comes first
         self._maybe_age(ctx, parts, risk)
         return parts, fam
 
     def _addon_groups(self, ctx: _Ctx, fam: Family, past: bool, max_addons: int) -> list[str]:
         exploitation = any(lab in fam.labels for lab in EXPLOITATION)
-        n = min(max_addons, _weighted(self.rng, (0, 1, 2, 3), (0.3, 0.38, 0.24, 0.08)))
+        n = min(max_addons, _weighted(self.rng, (0, 1, 2, 3), (0.25, 0.38, 0.27, 0.10)))
         if not exploitation:
             n = min(n, 1)
         allowed = []
@@ -408,7 +416,17 @@ class Generator:
                 continue
             if group in ("dur_past", "over") and not (past and exploitation):
                 continue
-            if group in ("online", "multi") and not (fam.online and exploitation):
+            if group in ("online", "multi", "met_offline") and not (fam.online and exploitation):
+                continue
+            if group == "met_offline" and "online_recruitment" in fam.labels:
+                continue
+            if group == "parent_other" and "parent_exploiter" in fam.labels:
+                continue
+            if group == "sibling_safe" and "siblings_at_risk" in fam.labels:
+                continue
+            if group == "not_acute" and "acute_danger" in fam.labels:
+                continue
+            if group == "channel" and not exploitation:
                 continue
             if group == "online" and "online_recruitment" in fam.labels:
                 continue
@@ -419,6 +437,8 @@ class Generator:
         while len(chosen) < n and allowed:
             group = _weighted(self.rng, allowed, [ADDON_WEIGHTS[g] for g in allowed])
             allowed.remove(group)
+            if EXCLUSIVE.get(group) in allowed:
+                allowed.remove(EXCLUSIVE[group])
             chosen.append(group)
         return chosen
 
@@ -438,7 +458,7 @@ class Generator:
             if fam.age is not None:
                 ctx.set_age(fam.age)
         clause = ctx.render(text)
-        if self.rng.random() < 0.5:
+        if ctx.person == "self" and self.rng.random() < 0.5:  # "ze is 14" needs its antecedent first
             parts.insert(0, (clause, fam_id))
         else:
             parts.append((clause, fam_id))
