@@ -150,3 +150,57 @@ def test_speed():
     elapsed = time.perf_counter() - start
     print(f"20k messages in {elapsed:.2f} s")
     assert elapsed < 60  # generous: a few seconds on one core
+
+
+# Every indicator label must come from a piece that states it (family ids name the pieces).
+SOURCES = {
+    "reprisal_fear": ("rf.", "reprisal.", "q.fear"),
+    "siblings_at_risk": ("sib.", "sibling.", "q.siblings"),
+    "first_disclosure": ("first.", "q.told_anyone"),
+    "acute_danger": ("ad.", "acute.", "q.safe_now"),
+    "loverboy": ("lb.", "q.boyfriend"),
+    "sextortion": ("sx.",),
+    "parent_exploiter": ("pe.", "q.parent_knows"),
+}
+
+
+def test_labels_come_from_pieces_that_state_them(corpus):
+    msgs, convs = corpus
+    for r in msgs + convs:
+        parts = r["family"].split("+")
+        for lab, prefixes in SOURCES.items():
+            if lab in r["labels"]:
+                assert any(p.startswith(prefixes) for p in parts), (lab, r["family"])
+
+
+def test_parent_exploiter_is_not_online_recruitment(corpus):
+    msgs, _ = corpus
+    for m in msgs:
+        if m["family"].startswith("pe."):
+            assert "online_recruitment" not in m["labels"]
+        if "online_recruitment" in m["labels"]:
+            assert not any(p.startswith("met_offline.") for p in m["family"].split("+"))
+
+
+def test_contrast_clauses_add_no_label(corpus):
+    msgs, _ = corpus
+    contrast = ("channel.", "met_offline.", "parent_other.", "sibling_safe.", "fear_other.", "not_acute.")
+    seen = 0
+    for m in msgs:
+        parts = m["family"].split("+")
+        if any(p.startswith(contrast) for p in parts):
+            seen += 1
+            if not any(p.startswith(("acute.", "ad.")) for p in parts):
+                assert "acute_danger" not in m["labels"]
+    assert seen > 100
+
+
+def test_acute_conversation_is_not_answered_with_safe(corpus):
+    _, convs = corpus
+    for c in convs:
+        if "acute_danger" in c["labels"]:
+            turns = c["messages"]
+            for i, t in enumerate(turns[:-1]):
+                if t["role"] == "counselor" and "veilig" in t["text"] and turns[i + 1]["role"] == "client":
+                    answer = turns[i + 1]["text"].lower()
+                    assert not re.match(r"ja\b", answer) or "nee" in answer, answer

@@ -589,6 +589,8 @@ class Generator:
             answer = rng.choice(q["pos"] if rng.random() < 0.85 else q["neg"])
         elif q["id"] == "q.still_happening" and "ongoing" in ctx.labels:
             answer = rng.choice(q["pos"])
+        elif q["id"] == "q.safe_now" and "acute_danger" in ctx.labels:
+            answer = rng.choice(q["pos"])  # "hij staat voor de deur" is not followed by "ja, veilig"
         elif can_disclose and rng.random() < 0.5 and self._may_disclose(ctx, q):
             answer = rng.choice(q["pos"])
         else:
