@@ -49,7 +49,7 @@ ADDON_WEIGHTS = {
     "sibling": 0.10, "acute": 0.09, "multi": 0.08, "age_past": 0.06, "still": 0.08, "over": 0.12,
     # contrast clauses without a label: same words, not the indicator
     "channel": 0.08, "met_offline": 0.08, "parent_other": 0.09, "sibling_safe": 0.05,
-    "fear_other": 0.07, "not_acute": 0.07,
+    "fear_other": 0.07, "not_acute": 0.07, "filler": 0.1,
 }
 # Pairs that contradict each other in one message.
 EXCLUSIVE = {"online": "met_offline", "met_offline": "online", "sibling": "sibling_safe",
@@ -400,6 +400,14 @@ class Generator:
             first_last = len(parts) > 1 and parts[-1][1].startswith("first.")
             if first_last and ctx.person == "self" and rng.random() < 0.3:
                 parts.insert(0, parts.pop())  # "ik heb dit nog nooit verteld maar ..." comes first
+        elif fam.id not in NO_AGE_FAMILIES and rng.random() < 0.12:
+            picked = self._addon_text(ctx, "filler")
+            if picked:
+                parts.append((ctx.render(picked[0]), picked[1].id))
+        if ctx.person == "third" and rng.random() < 0.3:  # "ik ben mentor op een school, ..."
+            picked = self._addon_text(ctx, "narrator")
+            if picked:
+                parts.insert(0, (ctx.render(picked[0]), picked[1].id))
         self._maybe_age(ctx, parts, risk)
         return parts, fam
 
