@@ -55,7 +55,7 @@ ADDON_WEIGHTS = {
 EXCLUSIVE = {"online": "met_offline", "met_offline": "online", "sibling": "sibling_safe",
              "sibling_safe": "sibling", "acute": "not_acute", "not_acute": "acute",
              "reprisal": "fear_other", "fear_other": "reprisal"}
-PRESENT_ONLY = ("dur", "reprisal", "sibling", "multi", "still")  # imply it is still going on
+PRESENT_ONLY = ("dur", "reprisal", "sibling", "multi", "still", "channel")  # still going on
 AGE_WORDS = {9: "negen", 10: "tien", 11: "elf", 12: "twaalf", 13: "dertien", 14: "veertien",
              15: "vijftien", 16: "zestien", 17: "zeventien", 18: "achttien", 19: "negentien",
              20: "twintig", 21: "eenentwintig", 22: "tweeentwintig", 23: "drieentwintig",
