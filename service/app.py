@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -365,6 +366,10 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
         st = store if store is not None else await asyncio.to_thread(open_store, settings)
         service = Service(settings, an, st)
         app.state.service = service
+        # the analyzer's lexicons and pipeline are ~150k long-lived objects: a full GC pass
+        # over them stalls every request for a few hundred ms; keep them out of collection
+        gc.collect()
+        gc.freeze()
         await service.purge()
         purger = asyncio.create_task(_purge_loop(service, settings.purge_interval_seconds))
         log.info("service ready: store=%s model=%s policy=%s", settings.store,
@@ -423,7 +428,7 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
 
     @app.post("/v1/conversations/{conversation_id}/messages", tags=["conversations"],
               dependencies=[platform])
-    async def post_message(request: Request, conversation_id: str, message: MessageIn) -> dict:
+    async def post_message(request: Request, conversation_id: str, message: MessageIn) -> Response:
         """Analyse one message (platform role `client` or `counselor`); returns the
         conversation's flags and priority so far, and the flags this message raised."""
         limit = settings.max_text_chars
@@ -431,15 +436,15 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
             raise HTTPException(422, f"text has {len(message.text)} characters; the limit is "
                                      f"{limit} (split longer messages)")
         pseudonym = door(request, conversation_id)
-        return await svc(request).add_message(pseudonym, message.role, message.text)
+        return _json(await svc(request).add_message(pseudonym, message.role, message.text))
 
     @app.get("/v1/conversations/{conversation_id}", tags=["conversations"], dependencies=[reader])
-    async def get_conversation(request: Request, conversation_id: str) -> dict:
+    async def get_conversation(request: Request, conversation_id: str) -> Response:
         pseudonym = door(request, conversation_id)
         live = await svc(request)._live(pseudonym)
         if live is None:
             raise HTTPException(404, "unknown conversation (never seen, ended or expired)")
-        return svc(request).view(pseudonym, live)
+        return _json(svc(request).view(pseudonym, live))
 
     @app.delete("/v1/conversations/{conversation_id}", status_code=204, tags=["conversations"],
                 dependencies=[reader])
@@ -481,6 +486,13 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
         app.include_router(console_router)
 
     return app
+
+
+def _json(body: dict) -> Response:
+    """Plain dicts of str/int/float/list: json.dumps directly (FastAPI's encoder walk costs
+    more than the analysis of a short message)."""
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                    media_type="application/json")
 
 
 async def _stream(service: Service, pseudonym: str, queue: asyncio.Queue, first: dict | None,

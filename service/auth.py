@@ -40,7 +40,7 @@ def presented_token(request: Request, allow_query: bool = False) -> str | None:
 def require(*roles: str, allow_query: bool = False):
     """FastAPI dependency: the caller's role, or 401 (no/unknown token) / 403 (wrong role)."""
 
-    def dependency(request: Request) -> str:
+    async def dependency(request: Request) -> str:  # async: no thread hop per request
         token = presented_token(request, allow_query)
         if token is None:
             raise Unauthorized("missing bearer token (header 'Authorization: Bearer TOKEN'"

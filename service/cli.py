@@ -25,6 +25,9 @@ def serve(
                                       help="PostgreSQL-DSN (liever via $SIGNAAL_DSN: geen wachtwoord op de opdrachtregel)."),
     retention_days_state: float = typer.Option(1.0, "--retention-days-state", help="Gespreksstatus vervalt na zoveel dagen zonder bericht."),
     audit_retention_days: float = typer.Option(183.0, "--audit-retention-days", help="Audittrail en oordelen: zoveel dagen bewaren."),
+    sqlite_sync: str = typer.Option(
+        "full", "--sqlite-sync",
+        help="full: een bevestigd bericht overleeft ook stroomuitval; normal: overleeft een crash of SIGKILL van de dienst, niet van de machine."),
     model: str | None = typer.Option(None, "--model", help="Modelnaam; 'rules' voor alleen regels."),
     demo: bool = typer.Option(False, "--demo", help="Tijdelijke sleutel, tokens en database; print een eenmalige link."),
     log_level: str = typer.Option("info", "--log-level"),
@@ -62,7 +65,8 @@ def serve(
 
     settings = Settings(tokens=token_map, key=key, data_dir=data_dir, store=store, dsn=dsn,
                         retention_days_state=retention_days_state,
-                        audit_retention_days=audit_retention_days, model=model, demo=demo)
+                        audit_retention_days=audit_retention_days, model=model, demo=demo,
+                        sqlite_synchronous=sqlite_sync.upper())
     if demo:
         _print_demo(host, port, token_map, tokens is not None)
     config = uvicorn.Config(

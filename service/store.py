@@ -386,12 +386,17 @@ class Committer:
         self.operations = 0
 
     def submit(self, fn: Callable[[Store], Any]) -> concurrent.futures.Future:
+        """For threads: a concurrent Future."""
         future: concurrent.futures.Future = concurrent.futures.Future()
         self._queue.put((fn, future))
         return future
 
     async def run(self, fn: Callable[[Store], Any]) -> Any:
-        return await asyncio.wrap_future(self.submit(fn))
+        """For the event loop: resolved after the commit, one loop wake-up per batch."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((fn, (loop, future)))
+        return await future
 
     def close(self) -> None:
         self._queue.put(None)
@@ -414,26 +419,43 @@ class Committer:
                     stop = True
                     break
                 batch.append(nxt)
-            self._run(batch)
+            _deliver(self._run(batch))
             if stop:
                 return
 
-    def _run(self, batch: list) -> None:
+    def _run(self, batch: list) -> list[tuple[Any, Any, BaseException | None]]:
+        """(target, result, exception) per operation."""
         try:
             with self.store.transaction():
                 results = [fn(self.store) for fn, _ in batch]
         except Exception as exc:
             if len(batch) == 1:
-                _settle(batch[0][1], exc=exc)
-                return
+                return [(batch[0][1], None, exc)]
             # one bad operation must not fail the others: run them one by one
-            for item in batch:
-                self._run([item])
-            return
+            return [outcome for item in batch for outcome in self._run([item])]
         self.batches += 1
         self.operations += len(batch)
-        for (_, future), result in zip(batch, results):
-            _settle(future, result=result)
+        return [(target, result, None) for (_, target), result in zip(batch, results)]
+
+
+def _deliver(outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:
+    by_loop: dict[Any, list] = {}
+    for target, result, exc in outcomes:
+        if isinstance(target, tuple):
+            by_loop.setdefault(target[0], []).append((target[1], result, exc))
+        else:
+            _settle(target, result, exc)
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, items)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+
+def _resolve(items: list) -> None:
+    for future, result, exc in items:
+        if not future.done():
+            future.set_exception(exc) if exc is not None else future.set_result(result)
 
 
 def _settle(future: concurrent.futures.Future, result: Any = None,
