@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# pretty_exceptions_show_locals=False: a crash must never print local variables (chat text)
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Signaal: risico-signalen in chatteksten van een hulplijn (suggesties; de hulpverlener beslist).")
 out = Console()
 err = Console(stderr=True)

@@ -108,3 +108,10 @@ def test_trained_pipeline_path(tmp_path):
     analyzer = Analyzer(nlp=nlp, pipeline_info=info, model=None)
     assert "ongoing" in analyzer.analyze("ik moet met mannen mee van hem").labels
     assert "ongoing" not in analyzer.analyze("ik moest met mannen mee van hem").labels
+
+
+def test_crash_traceback_never_shows_locals():
+    """A crash inside a command must not print local variables such as the chat text."""
+    from signaal.cli import app as cli_app
+
+    assert cli_app.pretty_exceptions_show_locals is False
