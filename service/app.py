@@ -28,13 +28,14 @@ from signaal.service.auth import require
 from signaal.service.metrics import Metrics
 from signaal.service.settings import Settings
 from signaal.service.state import Live, LiveConversations, restore, snapshot, sources
-from signaal.service.store import Committer, open_store
+from signaal.service.store import Committer, StateConflict, open_store
 
 log = logging.getLogger("signaal.service")
 access_log = logging.getLogger("signaal.service.access")
 
 MAX_ID_CHARS = 256
 VERDICTS = ("confirm", "reject", "undo")
+CONFLICT_RETRIES = 3
 
 
 class MessageIn(BaseModel):
@@ -107,6 +108,8 @@ class Service:
         self._pseudonymizer = Pseudonymizer(settings.key)
         self.committer = Committer(store)
         self.live = LiveConversations(settings.cache_size, settings.state_ttl)
+        # several workers share a PostgreSQL store: reads check the stored version
+        self.shared = settings.store == "postgres"
         self.hub = Hub()
         self.metrics = Metrics()
         model = analyzer.model
@@ -123,14 +126,19 @@ class Service:
             raise HTTPException(422, f"conversation id must have 1 to {MAX_ID_CHARS} characters")
         return self._pseudonymizer.pseudonym(platform_id)
 
-    async def _live(self, pseudonym: str) -> Live | None:
-        """From memory, else rebuilt from the stored snapshot (placeholders for snippets)."""
+    async def _live(self, pseudonym: str, fresh: bool = False) -> Live | None:
+        """From memory, else rebuilt from the stored snapshot (placeholders for snippets).
+        `fresh` (shared stores, reads): reload when another worker has moved the state on."""
         live = self.live.get(pseudonym)
-        if live is not None:
+        if live is not None and not (fresh and self.shared):
             return live
         state = await self.committer.run(lambda s: s.load_state(pseudonym))
         if state is None:
+            self.live.drop(pseudonym)
             return None
+        if live is not None and state.get("n") == len(live.conversation.roles):
+            live.verdicts = dict(state.get("verdicts", {}))
+            return live  # ours is current (and has the live snippets)
         live = restore(self.analyzer, pseudonym, state)
         self.live.put(pseudonym, live)
         return live
@@ -142,42 +150,57 @@ class Service:
                 "verdicts": dict(live.verdicts), "model_version": self.model_version,
                 "policy_version": self.policy_version}
 
+    async def _commit(self, pseudonym: str, live: Live, expected: int, now: float, append) -> Any:
+        """Save the snapshot (if the stored one is still at `expected` messages) and append
+        the audit/feedback record in one transaction; StateConflict when it moved on."""
+        state = snapshot(live)
+        expires = now + self.settings.state_ttl
+
+        def write(store):
+            if not store.save_state(pseudonym, state, expires, expected=expected, now=now):
+                raise StateConflict(pseudonym)
+            return append(store)
+
+        return await self.committer.run(write)
+
     async def add_message(self, pseudonym: str, role: str, text: str) -> dict:
         async with self.live.lock(pseudonym):
-            live = await self._live(pseudonym)
-            if live is None:
-                live = Live(self.analyzer.conversation(pseudonym))
-            conv = live.conversation
-            index = len(conv.roles)
-            update = conv.add(role, text)
+            for attempt in range(CONFLICT_RETRIES):
+                live = await self._live(pseudonym)
+                if live is None:
+                    live = Live(self.analyzer.conversation(pseudonym))
+                conv = live.conversation
+                index = len(conv.roles)
+                update = conv.add(role, text)
+                result = update.result.to_dict()
+                result.pop("id", None)
+                now = time.time()
+                new_labels = [f.label for f in update.new_flags]
+                record = {
+                    "ts": now, "pseudonym": pseudonym, "kind": "message", "message_index": index,
+                    "role": role, "model_version": self.model_version,
+                    "policy_version": self.policy_version, "policy_sha256": self.policy_sha256,
+                    "priority": result["priority"], "labels": result["labels"],
+                    "flags": [{"label": f["label"], "score": f["score"], "raised_by": f["raised_by"],
+                               "sources": sorted({e["source"] for e in f["evidence"]})}
+                              for f in result["flags"]],
+                    "new_labels": new_labels,
+                }
+                try:
+                    await self._commit(pseudonym, live, index, now,
+                                       lambda store, r=record: store.append_audit(r))
+                    break
+                except StateConflict:
+                    # another worker wrote this conversation: reload its state and redo
+                    self.live.drop(pseudonym)
+                    log.info("state of %s moved on elsewhere; retry %d", pseudonym, attempt + 1)
+                except Exception as exc:
+                    self.live.drop(pseudonym)  # memory ran ahead of the store: reload next time
+                    log.error("store write failed for %s: %s", pseudonym, type(exc).__name__)
+                    raise HTTPException(503, "the message could not be stored; retry") from None
+            else:
+                raise HTTPException(503, "the conversation is being written elsewhere; retry")
             del text  # nothing below may see it
-            result = update.result.to_dict()
-            result.pop("id", None)
-            now = time.time()
-            state = snapshot(live)
-            new_labels = [f.label for f in update.new_flags]
-            record = {
-                "ts": now, "pseudonym": pseudonym, "kind": "message", "message_index": index,
-                "role": role, "model_version": self.model_version,
-                "policy_version": self.policy_version, "policy_sha256": self.policy_sha256,
-                "priority": result["priority"], "labels": result["labels"],
-                "flags": [{"label": f["label"], "score": f["score"], "raised_by": f["raised_by"],
-                           "sources": sorted({e["source"] for e in f["evidence"]})}
-                          for f in result["flags"]],
-                "new_labels": new_labels,
-            }
-            expires = now + self.settings.state_ttl
-
-            def write(store):
-                store.save_state(pseudonym, state, expires)
-                store.append_audit(record)
-
-            try:
-                await self.committer.run(write)
-            except Exception as exc:
-                self.live.drop(pseudonym)  # memory ran ahead of the store: reload next time
-                log.error("store write failed for %s: %s", pseudonym, type(exc).__name__)
-                raise HTTPException(503, "the message could not be stored; retry") from None
             self.live.put(pseudonym, live, now)
         self.metrics.message(role, new_labels, result["priority"])
         if self.hub.wanted(pseudonym):
@@ -193,36 +216,37 @@ class Service:
         if label not in LABEL_IDS:
             raise HTTPException(422, f"unknown label {label!r}; see GET /docs or LABELS.md")
         async with self.live.lock(pseudonym):
-            live = await self._live(pseudonym)
-            if live is None:
-                raise HTTPException(404, "unknown conversation")
-            flag = live.conversation.result().flag(label)
-            now = time.time()
-            record = {
-                "ts": now, "pseudonym": pseudonym, "label": label, "verdict": verdict,
-                "raised_by": flag.raised_by if flag else None,
-                "sources": sources(live, label), "model_version": self.model_version,
-                "policy_version": self.policy_version,
-            }
-            verdicts = dict(live.verdicts)
-            if verdict == "undo":
-                verdicts.pop(label, None)
+            for _ in range(CONFLICT_RETRIES):
+                live = await self._live(pseudonym, fresh=True)
+                if live is None:
+                    raise HTTPException(404, "unknown conversation")
+                flag = live.conversation.result().flag(label)
+                now = time.time()
+                record = {
+                    "ts": now, "pseudonym": pseudonym, "label": label, "verdict": verdict,
+                    "raised_by": flag.raised_by if flag else None,
+                    "sources": sources(live, label), "model_version": self.model_version,
+                    "policy_version": self.policy_version,
+                }
+                before = dict(live.verdicts)
+                if verdict == "undo":
+                    live.verdicts.pop(label, None)
+                else:
+                    live.verdicts[label] = verdict
+                try:
+                    feedback_id = await self._commit(
+                        pseudonym, live, len(live.conversation.roles), now,
+                        lambda store, r=record: store.append_feedback(r))
+                    break
+                except StateConflict:
+                    live.verdicts = before
+                    self.live.drop(pseudonym)
+                except Exception as exc:
+                    live.verdicts = before
+                    log.error("store write failed for %s: %s", pseudonym, type(exc).__name__)
+                    raise HTTPException(503, "the verdict could not be stored; retry") from None
             else:
-                verdicts[label] = verdict
-            state = snapshot(live)
-            state["verdicts"] = verdicts
-            expires = now + self.settings.state_ttl
-
-            def write(store):
-                store.save_state(pseudonym, state, expires)
-                return store.append_feedback(record)
-
-            try:
-                feedback_id = await self.committer.run(write)
-            except Exception as exc:
-                log.error("store write failed for %s: %s", pseudonym, type(exc).__name__)
-                raise HTTPException(503, "the verdict could not be stored; retry") from None
-            live.verdicts = verdicts
+                raise HTTPException(503, "the conversation is being written elsewhere; retry")
             self.live.put(pseudonym, live, now)
         self.metrics.verdict(label, verdict)
         if self.hub.wanted(pseudonym):
@@ -441,7 +465,7 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
     @app.get("/v1/conversations/{conversation_id}", tags=["conversations"], dependencies=[reader])
     async def get_conversation(request: Request, conversation_id: str) -> Response:
         pseudonym = door(request, conversation_id)
-        live = await svc(request)._live(pseudonym)
+        live = await svc(request)._live(pseudonym, fresh=True)
         if live is None:
             raise HTTPException(404, "unknown conversation (never seen, ended or expired)")
         return _json(svc(request).view(pseudonym, live))
@@ -471,7 +495,7 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
         pseudonym = door(request, conversation_id)
         service = svc(request)
         queue = service.hub.subscribe(pseudonym)
-        live = await service._live(pseudonym)
+        live = await service._live(pseudonym, fresh=True)
         first = service.view(pseudonym, live) if live is not None else None
         return StreamingResponse(
             _stream(service, pseudonym, queue, first, settings.heartbeat_seconds),

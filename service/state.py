@@ -40,6 +40,7 @@ def snapshot(live: Live) -> dict:
         evidence[label] = [[round(score, 4), e.message, e.start, e.end, e.source] for score, e in top]
     return {
         "v": SNAPSHOT_VERSION,
+        "n": len(conv.roles),  # messages so far: the version that concurrent writers check
         "roles": "".join("c" if r == "client" else "h" for r in conv.roles),
         "evidence": evidence,
         "model_scores": {k: round(v, 4) for k, v in conv._model_scores.items()},

@@ -39,6 +39,10 @@ class StoreError(RuntimeError):
     pass
 
 
+class StateConflict(StoreError):
+    """The stored conversation state moved on (another worker wrote it): reload and retry."""
+
+
 class Store(ABC):
     """The persistence interface of the service. Methods commit on their own unless called
     inside `with store.transaction():`."""
@@ -46,7 +50,12 @@ class Store(ABC):
     audit_retention: float  # seconds
 
     @abstractmethod
-    def save_state(self, pseudonym: str, state: dict, expires_at: float) -> None: ...
+    def save_state(self, pseudonym: str, state: dict, expires_at: float,
+                   expected: int | None = None, now: float | None = None) -> bool:
+        """Upsert. With `expected`, only when the stored state (if any, and not expired) has
+        `state["n"] == expected` messages: several workers may serve one conversation, and a
+        worker whose copy is stale must reload and retry instead of overwriting. Returns
+        whether it was written."""
 
     @abstractmethod
     def load_state(self, pseudonym: str, now: float | None = None) -> dict | None:
@@ -171,11 +180,16 @@ class SQLiteStore(Store):
         with self._lock:
             return self._db.execute(sql, params)
 
-    def save_state(self, pseudonym: str, state: dict, expires_at: float) -> None:
-        self._x("INSERT INTO state(pseudonym, state, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(pseudonym) DO UPDATE SET state=excluded.state, "
-                "expires_at=excluded.expires_at",
-                (pseudonym, json.dumps(state, separators=(",", ":")), expires_at))
+    def save_state(self, pseudonym: str, state: dict, expires_at: float,
+                   expected: int | None = None, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        return self._x(
+            "INSERT INTO state(pseudonym, state, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(pseudonym) DO UPDATE SET state=excluded.state, "
+            "expires_at=excluded.expires_at WHERE ? IS NULL "
+            "OR json_extract(state.state, '$.n') = ? OR state.expires_at <= ?",
+            (pseudonym, json.dumps(state, separators=(",", ":")), expires_at, expected, expected,
+             now)).rowcount > 0
 
     def load_state(self, pseudonym: str, now: float | None = None) -> dict | None:
         row = self._x("SELECT state FROM state WHERE pseudonym=? AND expires_at>?",
@@ -271,6 +285,7 @@ class PostgresStore(Store):
         except ImportError as exc:  # pragma: no cover - the service extra installs it
             raise StoreError("PostgreSQL store needs psycopg: pip install 'signaal[service]'") from exc
         self._Jsonb = Jsonb
+        self._dsn = dsn  # kept in memory only (may hold a password); never logged
         self.audit_retention = audit_retention
         self._lock = threading.RLock()
         try:
@@ -297,10 +312,15 @@ class PostgresStore(Store):
         return [self._Jsonb(v) if f in _JSON_FIELDS and v is not None else v
                 for f, v in zip(fields, values)]
 
-    def save_state(self, pseudonym: str, state: dict, expires_at: float) -> None:
-        self._x("INSERT INTO signaal_state(pseudonym, state, expires_at) VALUES (%s, %s, %s) "
-                "ON CONFLICT (pseudonym) DO UPDATE SET state=EXCLUDED.state, "
-                "expires_at=EXCLUDED.expires_at", (pseudonym, self._Jsonb(state), expires_at))
+    def save_state(self, pseudonym: str, state: dict, expires_at: float,
+                   expected: int | None = None, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        return self._x(
+            "INSERT INTO signaal_state(pseudonym, state, expires_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (pseudonym) DO UPDATE SET state=EXCLUDED.state, "
+            "expires_at=EXCLUDED.expires_at WHERE %s::int IS NULL "
+            "OR (signaal_state.state->>'n')::int = %s::int OR signaal_state.expires_at <= %s",
+            (pseudonym, self._Jsonb(state), expires_at, expected, expected, now)).rowcount > 0
 
     def load_state(self, pseudonym: str, now: float | None = None) -> dict | None:
         row = self._x("SELECT state FROM signaal_state WHERE pseudonym=%s AND expires_at>%s",

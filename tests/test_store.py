@@ -164,3 +164,58 @@ def test_committer_groups_concurrent_writes(store):
     committer._queue.put(None)  # stop the thread; the fixture closes the store
     committer._thread.join(timeout=10)
     assert len(store.audit_records()) == 101
+
+
+def test_conditional_save(store):
+    now = time.time()
+    assert store.save_state("c_1", {**STATE, "n": 1}, now + 60, expected=0)
+    assert not store.save_state("c_1", {**STATE, "n": 2}, now + 60, expected=0)  # stale writer
+    assert store.save_state("c_1", {**STATE, "n": 2}, now + 60, expected=1)
+    assert store.load_state("c_1")["n"] == 2
+    # an expired state may be overwritten by a new conversation
+    store.save_state("c_2", {**STATE, "n": 5}, now - 1)
+    assert store.save_state("c_2", {**STATE, "n": 1}, now + 60, expected=0, now=now)
+
+
+def _twin(store):
+    """A second connection to the same database, as a second service worker would have."""
+    if isinstance(store, SQLiteStore):
+        return SQLiteStore(store.path, store.audit_retention)
+    return PostgresStore(store._dsn, store.audit_retention)
+
+
+def test_two_workers_share_one_store(store, analyzer):
+    """Two service processes behind a load balancer without sticky routing: each message
+    lands on either; indexes stay in order and nothing is overwritten."""
+    from fastapi.testclient import TestClient
+    from signaal.service.app import create_app
+    from signaal.service.settings import Settings
+
+    tokens = {"p" * 20: "platform", "c" * 20: "counselor"}
+    kind = "sqlite" if isinstance(store, SQLiteStore) else "postgres"
+    settings = Settings(tokens=tokens, key=b"k" * 32, store=kind,
+                        data_dir=getattr(store, "path", Path(".")).parent)
+    P = {"Authorization": "Bearer " + "p" * 20}
+    C = {"Authorization": "Bearer " + "c" * 20}
+    texts = ["ik ben 14", "mijn moeder regelt mannen voor mij", "hoi", "ik durf niet te stoppen"]
+    with TestClient(create_app(settings, analyzer=analyzer, store=store)) as one, \
+            TestClient(create_app(settings, analyzer=analyzer, store=_twin(store))) as two:
+        indexes = []
+        for i, text in enumerate(texts):
+            worker = (one, two, two, one)[i]
+            r = worker.post("/v1/conversations/shared/messages", json={"role": "client", "text": text},
+                            headers=P)
+            assert r.status_code == 200, r.text
+            indexes.append(r.json()["message_index"])
+        assert indexes == [0, 1, 2, 3]
+        fid = one.post("/v1/conversations/shared/feedback", json={"label": "minor", "verdict": "confirm"},
+                       headers=C).json()["feedback_id"]
+        assert fid > 0
+        if kind == "postgres":  # reads on a shared store check the stored version
+            view = two.get("/v1/conversations/shared", headers=C).json()
+            assert view["messages"] == 4 and view["verdicts"] == {"minor": "confirm"}
+            assert "parent_exploiter" in view["labels"]
+    check = _twin(store)  # the services closed theirs
+    rows = [r for r in check.audit_records() if r["kind"] == "message"]
+    check.close()
+    assert [r["message_index"] for r in rows] == [0, 1, 2, 3]
