@@ -138,7 +138,7 @@ class AgeDetector(Detector):
 
     def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
                  seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
-        mentions = find_ages(doc.text)
+        mentions = ages_in(doc)
         exact = [m for m in mentions if m.exact]
         use = exact or mentions
         hits = []
@@ -157,7 +157,14 @@ class AgeDetector(Detector):
         return hits
 
 
-def current_age(text: str) -> int | None:
+def ages_in(doc: Doc) -> list[AgeMention]:
+    """find_ages for a doc, computed once per doc (age and duration detectors share it)."""
+    if "signaal_ages" not in doc.user_data:
+        doc.user_data["signaal_ages"] = find_ages(doc.text)
+    return doc.user_data["signaal_ages"]
+
+
+def current_age(mentions: list[AgeMention]) -> int | None:
     """The youngest current age stated, for duration arithmetic ("sinds mijn 12e")."""
-    ages = [m.age for m in find_ages(text) if m.exact]
+    ages = [m.age for m in mentions if m.exact]
     return min(ages) if ages else None

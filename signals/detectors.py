@@ -176,15 +176,26 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def _sentence_index(doc: Doc) -> list[int]:
-    cached = doc.user_data.get("signaal_sent_index")
+def _sentences(doc: Doc) -> tuple[list[int], list[tuple[int, int]]]:
+    """(sentence number of every token, token bounds of every sentence), computed once per doc."""
+    cached = doc.user_data.get("signaal_sentences")
     if cached is None:
-        cached = [0] * len(doc)
-        for i, sent in enumerate(doc.sents):
-            for t in range(sent.start, sent.end):
-                cached[t] = i
-        doc.user_data["signaal_sent_index"] = cached
+        bounds = [(sent.start, sent.end) for sent in doc.sents]
+        index = [0] * len(doc)
+        for i, (start, end) in enumerate(bounds):
+            index[start:end] = [i] * (end - start)
+        cached = doc.user_data["signaal_sentences"] = (index, bounds)
     return cached
+
+
+def _sentence_index(doc: Doc) -> list[int]:
+    return _sentences(doc)[0]
+
+
+def sentence_bounds(doc: Doc, token: int) -> tuple[int, int]:
+    """Token bounds of the sentence holding `token`."""
+    index, bounds = _sentences(doc)
+    return bounds[index[token]]
 
 
 # --- the registry -------------------------------------------------------------------

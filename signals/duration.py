@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from dataclasses import dataclass
 
-from signaal.signals.age import _lower, _to_int, current_age
+from signaal.signals.age import _lower, _to_int, ages_in, current_age, find_ages
 from signaal.signals.concepts import ConceptHits
 from signaal.signals.detectors import Detector, Hit, register_detector
 from spacy.tokens import Doc
@@ -40,10 +41,13 @@ _PATTERNS = [
 ]
 
 
-def find_durations(text: str, this_year: int = 2026) -> list[Duration]:
+def find_durations(text: str, this_year: int | None = None, age_now: int | None = None) -> list[Duration]:
+    """Durations of a year or more; `age_now` (else read from the text) dates "sinds mijn 12e"."""
     low = _lower(text)
     found = []
-    age_now = current_age(text)
+    this_year = this_year or date.today().year
+    if age_now is None:
+        age_now = current_age(find_ages(text))
     for rule, pattern in _PATTERNS:
         for m in pattern.finditer(low):
             years: float | None = None
@@ -85,7 +89,7 @@ class DurationDetector(Detector):
     def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
                  seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
         hits = []
-        for d in find_durations(doc.text):
+        for d in find_durations(doc.text, age_now=current_age(ages_in(doc))):
             span = doc.char_span(d.start, d.end, alignment_mode="expand")
             if span is None:
                 continue

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from signaal.signals.concepts import ConceptHits
-from signaal.signals.detectors import Detector, Hit, register_detector
+from signaal.signals.detectors import Detector, Hit, register_detector, sentence_bounds
 from spacy.tokens import Doc
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -43,7 +43,8 @@ def _tense_of(token) -> str | None:
 def sentence_time(doc: Doc, start: int, end: int) -> str:
     """'now', 'ended' or 'unknown' for the sentence holding tokens [start, end)."""
     tense = _tense()
-    sent = doc[start].sent
+    sent_start, sent_end = sentence_bounds(doc, start)
+    sent = doc[sent_start:sent_end]
     now = ended = present = past = 0
     for token in sent:
         norm = token.norm_

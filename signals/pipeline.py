@@ -176,7 +176,8 @@ class Conversation:
             return Update(self.result(), [])
         question, self._previous_counselor = self._previous_counselor, None
         hits, pending = self._client_hits(text, question)
-        redaction = self.analyzer.redactor.redact(text)
+        # redaction is only needed for evidence snippets: skip it when nothing was found
+        redaction = self.analyzer.redactor.redact(text) if hits or pending else None
 
         def evidence_of(h: Hit) -> Evidence:
             snippet = redact_snippet(text, redaction, h.start_char, h.end_char)
