@@ -114,6 +114,7 @@ def analyze(
 
 def _analyze_file(analyzer, path: Path, output: Path | None, fmt: Format) -> int:
     from rich.progress import Progress
+
     from signaal.signals.io import LineError, read_jsonl
 
     if not path.is_file():

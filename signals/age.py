@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from spacy.tokens import Doc
+
 from signaal.signals.concepts import ConceptHits
 from signaal.signals.detectors import Detector, Hit, register_detector
-from spacy.tokens import Doc
 
 DATA_DIR = Path(__file__).parent / "data"
 

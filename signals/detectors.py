@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from signaal.signals.concepts import ConceptHits
 from spacy.tokens import Doc
+
+from signaal.signals.concepts import ConceptHits
 
 DATA_DIR = Path(__file__).parent / "data"
 INDICATOR_DIR = DATA_DIR / "indicators"

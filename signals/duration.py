@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
+
+from spacy.tokens import Doc
 
 from signaal.signals.age import _lower, _to_int, ages_in, current_age, find_ages
 from signaal.signals.concepts import ConceptHits
 from signaal.signals.detectors import Detector, Hit, register_detector
-from spacy.tokens import Doc
 
 _COUNT = r"(?:\d{1,2}|een|één|1|twee|drie|vier|vijf|zes|zeven|acht|anderhalf|anderhalve|paar)"
 _UNDER_A_YEAR = re.compile(r"\b(bijna|half|halve|ruim een half|paar maanden|maanden)\s*(een\s+)?jaar\b")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import signaal.signals.normalize  # noqa: F401  (registers the signaal_normalizer factory)
 import spacy
 from spacy.language import Language
 from spacy.util import compile_infix_regex
+
+import signaal.signals.normalize  # noqa: F401  (registers the signaal_normalizer factory)
 
 TRAINED_MODEL = "nl_core_news_sm"
 

@@ -12,9 +12,10 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
+from spacy.tokens import Doc
+
 from signaal.signals.concepts import ConceptHits
 from signaal.signals.detectors import Detector, Hit, register_detector, sentence_bounds
-from spacy.tokens import Doc
 
 DATA_DIR = Path(__file__).parent / "data"
 SOURCES = {"sexual_exploitation", "parent_exploiter", "forced_crime", "sextortion",

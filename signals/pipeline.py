@@ -11,6 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from spacy.language import Language
+from spacy.tokens import Doc
+
 # importing registers the age, duration and ongoing detectors
 import signaal.signals.age  # noqa: F401
 import signaal.signals.component  # noqa: F401  (registers the "signaal" spaCy factory)
@@ -23,8 +26,6 @@ from signaal.signals.language import PipelineInfo, build_nlp
 from signaal.signals.policy import Policy
 from signaal.signals.qualifiers import Qualifiers, counts
 from signaal.signals.result import Evidence, Flag, Result
-from spacy.language import Language
-from spacy.tokens import Doc
 
 MAX_CHUNK = 5_000  # characters analysed as one doc; longer texts are cut at sentence ends
 _AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|soms|vaak|"

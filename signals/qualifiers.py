@@ -9,9 +9,10 @@ from pathlib import Path
 
 from clinlp.ie.qualifier.context_algorithm import ContextAlgorithm
 from clinlp.ie.qualifier.qualifier import get_qualifiers
-from signaal.signals.detectors import Hit
 from spacy.language import Language
 from spacy.tokens import Doc, Span
+
+from signaal.signals.detectors import Hit
 
 RULES_PATH = Path(__file__).parent / "data" / "context_rules.json"
 SPANS_KEY = "signaal_hits"

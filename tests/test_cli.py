@@ -2,8 +2,9 @@
 
 import json
 
-from signaal.cli import app
 from typer.testing import CliRunner
+
+from signaal.cli import app
 
 runner = CliRunner()
 
@@ -94,6 +95,7 @@ def test_trained_pipeline_path(tmp_path):
     """The nl_core_news_sm path, with a tiny pipeline made here: its morphology (Tense)
     is used for `ongoing` and its lemmas are kept."""
     import spacy
+
     from signaal.signals.language import build_nlp
     from signaal.signals.pipeline import Analyzer
 

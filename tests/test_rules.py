@@ -1,6 +1,7 @@
 """Behaviour of the rule layer: normalisation, ages, durations, qualifiers, conversations."""
 
 import pytest
+
 from signaal.signals.age import find_ages
 from signaal.signals.duration import find_durations
 from signaal.signals.normalize import normalize_word
