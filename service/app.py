@@ -24,6 +24,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
+
 from signaal.service.auth import require
 from signaal.service.metrics import Metrics
 from signaal.service.settings import Settings

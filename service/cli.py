@@ -34,6 +34,7 @@ def serve(
 ) -> None:
     """Start the HTTP service (FastAPI + uvicorn, one worker) for the chat platform and the counselor page."""
     import uvicorn
+
     from signaal.service.app import create_app
     from signaal.service.settings import Settings, SettingsError, read_tokens
     from signaal.signals.pseudonym import MissingKeyError, load_key

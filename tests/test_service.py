@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+
 from signaal.service.app import create_app
 from signaal.service.settings import Settings, SettingsError, read_tokens
 from signaal.service.store import SQLiteStore
@@ -307,3 +308,22 @@ def test_privacy_canary(live_server, tmp_path, caplog):
                 assert needle not in body, f"{kind} in a response"
     assert platform_id not in logs and platform_id.encode() not in db_bytes
     assert b"verspreidt" not in db_bytes  # and no text at all
+
+
+def test_serve_command_refuses_missing_settings(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from signaal.cli import app
+
+    monkeypatch.delenv("SIGNAAL_PSEUDONYM_KEY", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2 and "--tokens" in result.output
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"platform {PLATFORM}\ncounselor {COUNSELOR}\n")
+    result = runner.invoke(app, ["serve", "--tokens", str(tokens)])
+    assert result.exit_code == 2 and "SIGNAAL_PSEUDONYM_KEY" in result.output
+    key = tmp_path / "key"
+    key.write_text("ab" * 32)
+    result = runner.invoke(app, ["serve", "--tokens", str(tokens), "--key-file", str(key)])
+    assert result.exit_code == 2 and "--data-dir" in result.output

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from signaal.service.store import Committer, PostgresStore, SQLiteStore, StoreError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,6 +189,7 @@ def test_two_workers_share_one_store(store, analyzer):
     """Two service processes behind a load balancer without sticky routing: each message
     lands on either; indexes stay in order and nothing is overwritten."""
     from fastapi.testclient import TestClient
+
     from signaal.service.app import create_app
     from signaal.service.settings import Settings
 
