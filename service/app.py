@@ -35,7 +35,6 @@ log = logging.getLogger("signaal.service")
 access_log = logging.getLogger("signaal.service.access")
 
 MAX_ID_CHARS = 256
-VERDICTS = ("confirm", "reject", "undo")
 CONFLICT_RETRIES = 3
 
 
@@ -172,7 +171,11 @@ class Service:
                     live = Live(self.analyzer.conversation(pseudonym))
                 conv = live.conversation
                 index = len(conv.roles)
-                update = conv.add(role, text)
+                try:
+                    update = conv.add(role, text)
+                except Exception:
+                    self.live.drop(pseudonym)  # half-updated: rebuild from the store next time
+                    raise
                 result = update.result.to_dict()
                 result.pop("id", None)
                 now = time.time()

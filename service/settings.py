@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from signaal.service.auth import ROLES
@@ -31,7 +31,6 @@ class Settings:
     sqlite_synchronous: str = "FULL"  # every acknowledged message survives a crash or power loss
     model: str | None = None  # model name for the analyzer (None: the default; "rules": none)
     demo: bool = False
-    extra: dict = field(default_factory=dict)
 
     @property
     def state_ttl(self) -> float:

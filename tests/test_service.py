@@ -248,18 +248,21 @@ def test_sse_pushes_updates(live_server):
             with http.stream("GET", f"/v1/conversations/chat-9/events?token={COUNSELOR}") as r:
                 assert r.status_code == 200
                 assert r.headers["content-type"].startswith("text/event-stream")
-                got.extend(read_events(r, 3))
+                got.extend(read_events(r, 4))
 
         t = threading.Thread(target=listen)
         t.start()
         time.sleep(1.2)  # long enough for a heartbeat
         http.post("/v1/conversations/chat-9/messages", json={"role": "client", "text": DISCLOSURE}, headers=P)
         http.post("/v1/conversations/chat-9/feedback", json={"label": "minor", "verdict": "confirm"}, headers=C)
+        time.sleep(0.3)
+        assert http.delete("/v1/conversations/chat-9", headers=P).status_code == 204
         t.join(timeout=10)
     updates = [json.loads(d) for e, d in got if e == "update"]
     assert [u["messages"] for u in updates] == [1, 2, 2]
     assert "parent_exploiter" in updates[1]["labels"] and updates[2]["verdicts"] == {"minor": "confirm"}
     assert any(e == "#" and "heartbeat" in d for e, d in got)
+    assert got[-1][0] == "deleted"
 
 
 CANARIES = {
@@ -327,3 +330,23 @@ def test_serve_command_refuses_missing_settings(tmp_path, monkeypatch):
     key.write_text("ab" * 32)
     result = runner.invoke(app, ["serve", "--tokens", str(tokens), "--key-file", str(key)])
     assert result.exit_code == 2 and "--data-dir" in result.output
+
+
+def test_analysis_error_is_500_without_text(client, caplog, monkeypatch):
+    from signaal.signals.pipeline import Conversation
+
+    post(client, "chat-10", DISCLOSURE)
+    original = Conversation.add
+
+    def broken(self, role, text):
+        original(self, role, text)  # half-updated, then fails quoting the text
+        raise ValueError(f"cannot analyse {text!r}")
+
+    monkeypatch.setattr(Conversation, "add", broken)
+    caplog.set_level(logging.INFO)
+    r = post(client, "chat-10", "geheimwoord 0612345678")
+    assert r.status_code == 500 and r.json() == {"detail": "internal error"}
+    assert "geheimwoord" not in caplog.text and "ValueError" in caplog.text
+    monkeypatch.setattr(Conversation, "add", original)
+    r = post(client, "chat-10", "hoi")
+    assert r.json()["message_index"] == 1  # the failed message was never stored
