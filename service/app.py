@@ -407,6 +407,7 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
         finally:
             purger.cancel()
             await asyncio.to_thread(service.close)
+            gc.unfreeze()
 
     app = FastAPI(
         title="Signaal",
