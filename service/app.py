@@ -112,12 +112,7 @@ class Service:
         self.shared = settings.store == "postgres"
         self.hub = Hub()
         self.metrics = Metrics()
-        model = analyzer.model
-        if model is None:
-            self.model_version = None
-        else:
-            name, version = getattr(model, "name", None), getattr(model, "version", None)
-            self.model_version = f"{name}@{version}" if version else (name or type(model).__name__)
+        self.model_version = model_version(analyzer.model)
         self.policy_version = str(analyzer.policy.version)
         self.policy_sha256 = analyzer.policy.sha256
 
@@ -552,6 +547,22 @@ async def _purge_loop(service: Service, interval: float) -> None:
             await service.purge()
         except Exception as exc:  # keep serving; the next round retries
             log.error("purge failed: %s", type(exc).__name__)
+
+
+def model_version(model: Any) -> str | None:
+    """`name@version`, where version is the model's own, else the start of a digest over the
+    artifact's file hashes (so two trainings under one name stay apart in the audit trail)."""
+    if model is None:
+        return None
+    name = getattr(model, "name", None) or type(model).__name__
+    manifest = getattr(model, "manifest", None) or {}
+    version = getattr(model, "version", None) or manifest.get("version")
+    if not version and manifest.get("files"):
+        import hashlib
+
+        files = json.dumps(manifest["files"], sort_keys=True).encode()
+        version = hashlib.sha256(files).hexdigest()[:12]
+    return f"{name}@{version}" if version else name
 
 
 def build_analyzer(settings: Settings) -> Any:

@@ -350,3 +350,15 @@ def test_analysis_error_is_500_without_text(client, caplog, monkeypatch):
     monkeypatch.setattr(Conversation, "add", original)
     r = post(client, "chat-10", "hoi")
     assert r.json()["message_index"] == 1  # the failed message was never stored
+
+
+def test_model_version():
+    from types import SimpleNamespace
+
+    from signaal.service.app import model_version
+
+    assert model_version(None) is None
+    files = {"model.joblib": {"sha256": "ab" * 32, "bytes": 10}}
+    v = model_version(SimpleNamespace(name="signaal-nl", manifest={"files": files}))
+    assert v.startswith("signaal-nl@") and len(v) == len("signaal-nl@") + 12
+    assert model_version(SimpleNamespace(name="m", version="3", manifest={})) == "m@3"
