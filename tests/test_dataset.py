@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from signaal.training.dataset import DatasetError, DatasetReport, load_jsonl_dataset
 from signaal.training.generate import CorpusConfig, generate_corpus, write_corpus
 

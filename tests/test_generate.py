@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+
 from signaal.signals.labels import LABEL_IDS
 from signaal.training.generate import (
     CorpusConfig,
