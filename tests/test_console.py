@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from signaal.service.console import STATIC, router
 
 PLATFORM, COUNSELOR = "platform-token-0123456789", "counselor-token-0123456789"

@@ -27,6 +27,7 @@ if sync_playwright is None or not Path(CHROMIUM).exists():
                 allow_module_level=True)
 
 import uvicorn  # noqa: E402
+
 from signaal.service.app import create_app  # noqa: E402
 from signaal.service.settings import Settings  # noqa: E402
 

@@ -3,6 +3,7 @@ import pickle
 import re
 
 import pytest
+
 from signaal.signals.pseudonym import (
     MissingKeyError,
     Pseudonymizer,

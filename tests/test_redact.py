@@ -6,6 +6,7 @@ All identifiers here are invented for the tests (valid checksums built with pyth
 import json
 
 import pytest
+
 from signaal.signals.redact import (
     PLACEHOLDERS,
     RedactedSpan,

@@ -5,9 +5,10 @@ import string
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from signaal.signals.redact import get_redactor
 from stdnum import iban as stdnum_iban
 from stdnum.nl import bsn as stdnum_bsn
+
+from signaal.signals.redact import get_redactor
 
 R = get_redactor()
 SETTINGS = settings(max_examples=150, deadline=None,
