@@ -157,8 +157,11 @@ def evaluate(
     model: str | None = typer.Option(None, "--model", help="Modelnaam of map; 'rules' voor alleen regels."),
     policy: Path | None = typer.Option(None, "--policy"),
     json_out: Path | None = typer.Option(None, "--json", help="Schrijf alle cijfers als JSON hierheen ('-' = stdout)."),
+    plots: Path | None = typer.Option(None, "--plots", help="Schrijf PR-curves (PNG) van het model in deze map."),
 ) -> None:
-    """Precision, recall and F1 per label, micro/macro averages and the triage matrix."""
+    """Precision, recall and F1 per label (bootstrap 95% intervals), micro/macro averages,
+    the triage matrix; with --plots the model's precision-recall curves as PNG."""
+    from signaal.models.cli import add_intervals, write_pr_curves
     from signaal.signals.evaluate import evaluate as run_evaluation
     from signaal.signals.io import LineError, read_jsonl
     from signaal.signals.labels import validate_labels
@@ -169,7 +172,7 @@ def evaluate(
         if not path.is_file():
             err.print(f"[red]error:[/red] no such file: {path}")
             raise typer.Exit(2)
-        gold, predicted, priorities = [], [], []
+        gold, predicted, priorities, records = [], [], [], []
         for number, record in read_jsonl(path):
             if isinstance(record, LineError) or not isinstance(record.get("labels"), list):
                 problem = record if isinstance(record, LineError) else f"{path}:{number}: no 'labels' list"
@@ -183,7 +186,10 @@ def evaluate(
             gold.append(set(record["labels"]))
             predicted.append(set(result.labels))
             priorities.append(result.priority)
-        figures = run_evaluation(gold, predicted, analyzer.policy, priorities)
+            records.append(record)
+        figures = add_intervals(run_evaluation(gold, predicted, analyzer.policy, priorities), gold, predicted)
+        if plots and analyzer.model is not None:
+            write_pr_curves(analyzer.model, records, gold, plots / path.stem, f"{path.name}: {analyzer.model.name}")
         figures["model"] = getattr(analyzer.model, "name", None) or "rules"
         report[str(path)] = figures
         if json_out != Path("-"):
@@ -197,15 +203,18 @@ def _print_evaluation(path: Path, figures: dict) -> None:
     from signaal.signals.labels import display_name
 
     table = Table(title=f"{path.name} (n={figures['n']}, model: {figures['model']})")
-    for col in ("label", "naam", "P", "R", "F1", "n"):
-        table.add_column(col, justify="right" if col in ("P", "R", "F1", "n") else "left")
+    for col in ("label", "naam", "P", "R", "F1", "F1 95%-BI", "n"):
+        table.add_column(col, justify="left" if col in ("label", "naam") else "right")
     for label, s in figures["labels"].items():
+        ci = s.get("f1_ci")
         table.add_row(label, display_name(label), f"{s['precision']:.2f}", f"{s['recall']:.2f}",
-                      f"{s['f1']:.2f}", str(s["support"]))
+                      f"{s['f1']:.2f}", f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else "—", str(s["support"]))
     out.print(table)
     for avg in ("micro", "macro"):
         s = figures[avg]
-        out.print(f"{avg}  P {s['precision']:.3f}  R {s['recall']:.3f}  F1 {s['f1']:.3f}")
+        ci = s.get("f1_ci")
+        out.print(f"{avg}  P {s['precision']:.3f}  R {s['recall']:.3f}  F1 {s['f1']:.3f}"
+                  + (f" (95%-BI {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""))
     matrix = Table(title="Triage (rij = gouden prioriteit, kolom = voorgesteld)")
     matrix.add_column("goud \\ voorgesteld")
     for p in ("urgent", "high", "normal"):

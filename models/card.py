@@ -114,7 +114,8 @@ def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
         f"{manifest['label_set_version']}: word {tuple(hp['word_ngrams'])} and char_wb "
         f"{tuple(hp['char_ngrams'])} n-gram TF-IDF (min_df {hp['min_df']}, at most "
         f"{hp['max_word_features']} + {hp['max_char_features']} features) plus the rule layer's "
-        f"score per label as features; one-vs-rest logistic regression (liblinear, C={hp['C']}, "
+        f"score per label as features; one-vs-rest logistic regression (log-loss SGD, "
+        f"alpha={hp['alpha']}, "
         f"class_weight={hp['class_weight']}), Platt-calibrated on {hp['cv']}-fold "
         "out-of-fold scores; "
         f"per-label thresholds for F{hp['beta']:g} from the same cross-validation.",
@@ -181,9 +182,15 @@ def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
             "- No separate evaluation files were given for this run; see the "
             "cross-validated figures below."
         )
+    grouping = manifest.get("training", {}).get("cv_grouping", "none")
     md.append(
-        "- Cross-validation: 3-fold out-of-fold predictions on the training corpus "
-        "(optimistic for a synthetic corpus whose templates recur across folds)."
+        f"- Cross-validation: {hp['cv']}-fold out-of-fold predictions on the training corpus, "
+        f"grouped by {grouping} "
+        "(still optimistic for a synthetic corpus: fillers and add-on clauses recur across "
+        "folds)."
+        if grouping != "none"
+        else f"- Cross-validation: {hp['cv']}-fold out-of-fold predictions on the training "
+        "corpus (optimistic when near-duplicates sit on both sides of a fold)."
     )
     md += ["", "## Training data"]
     for src in data.get("sources", []):

@@ -354,6 +354,7 @@ def models_list(
             d["data_sha256"],
             f"{d['bytes'] / 1e6:.2f}",
             "ja" if d["signed"] else "nee",
+            "actueel" if d["current_source"] else "[yellow]ouder[/yellow]",
             d["status"] if d["status"] == "ok" else f"[red]{d['status']}[/red]",
             d["path"],
         )

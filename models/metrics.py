@@ -55,13 +55,13 @@ def scores_with_intervals(
     n = len(gold)
     tp_i, fp_i, fn_i = (gold & pred), (~gold & pred), (gold & ~pred)
     support = gold.sum(axis=0)
-    present = support > 0
 
     def stats(tp, fp, fn):
         p, r, f = _prf(tp, fp, fn)
-        mp, mr, mf = (
-            x[..., present].mean(axis=-1) if present.any() else x[..., :1] * 0 for x in (p, r, f)
-        )
+        # macro over labels with gold support in this (re)sample, as signals.evaluate does
+        has = (tp + fn) > 0
+        count = np.maximum(has.sum(axis=-1), 1)
+        mp, mr, mf = ((x * has).sum(axis=-1) / count for x in (p, r, f))
         stp, sfp, sfn = tp.sum(-1), fp.sum(-1), fn.sum(-1)
         up, ur, uf = _prf(stp, sfp, sfn)
         return p, r, f, mp, mr, mf, up, ur, uf
@@ -181,7 +181,10 @@ def pr_curves(gold: np.ndarray, proba: np.ndarray, labels: Sequence[str] = LABEL
 
 def plot_pr_curves(curves: dict, out_dir, title: str, thresholds: dict | None = None) -> list:
     """One PNG per label plus an overview; returns the written paths."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:  # an optional extra: say how to get it
+        raise RuntimeError("PR curves need matplotlib: pip install 'signaal[plots]'") from exc
 
     matplotlib.use("Agg")
     from pathlib import Path

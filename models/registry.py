@@ -65,7 +65,11 @@ def describe(folder: Path) -> dict:
         except (OSError, ValueError):
             manifest = {}
     data = manifest.get("training_data", {})
+    from signaal.models.train import source_fingerprint
+
+    built_from = manifest.get("code", {}).get("source_sha256")
     return {
+        "current_source": built_from == source_fingerprint(),
         "name": manifest.get("name", folder.name),
         "path": str(folder),
         "status": status,

@@ -129,6 +129,16 @@ def client_text(record: dict) -> str:
     return record.get("text", "")
 
 
+def cv_groups(records: list[dict]) -> list[str] | None:
+    """CV groups: a generated message's core template family (its first part), so a
+    family's paraphrases never sit on both sides of a fold; conversations and records
+    without a family are their own group. None (plain K-fold) when no record has one."""
+    if not any(r.get("family") for r in records):
+        return None
+    return [str(r["family"]).split("+")[0] if r.get("family") and "messages" not in r
+            else f"record:{i}" for i, r in enumerate(records)]
+
+
 def age_group(labels: set[str]) -> str:
     if "under_16" in labels:
         return "15 or younger"
@@ -383,7 +393,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
     t_rules = time.perf_counter()
     say("model (3-fold CV + final fit)", 0.45)
     params = {"random_state": config.seed, **config.params}
-    estimator = SignaalClassifier(labels=LABEL_IDS, **params).fit(texts, Y)
+    estimator = SignaalClassifier(labels=LABEL_IDS, **params).fit(texts, Y, groups=cv_groups(records))
     oof = estimator.oof_proba_
     estimator.strip_training_state()
     t_fit = time.perf_counter()
@@ -427,6 +437,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
         "training": {
             "seed": config.seed,
             "cv_folds": estimator.cv,
+            "cv_grouping": "template family" if cv_groups(records) else "none",
             "threshold_beta": estimator.beta,
             "reproducible": config.reproducible,
         },

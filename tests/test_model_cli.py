@@ -1,0 +1,102 @@
+"""The trainer's doors: train, models list, card show/diff, compare, evaluate/analyze --model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from signaal.cli import app
+
+from .test_artifacts import SECRET, tiny_corpus, write_jsonl
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    train = write_jsonl(root / "train.jsonl", tiny_corpus(240, seed=1))
+    heldout = write_jsonl(root / "heldout.jsonl", tiny_corpus(60, seed=9))
+    for name, seed in (("a", 3), ("b", 4)):
+        result = runner.invoke(app, ["train", "--data", str(train), "--out", str(root / name),
+                                     "--seed", str(seed), "--eval", str(heldout)])
+        assert result.exit_code == 0, result.output
+    return root, heldout
+
+
+def test_train_prints_summary_and_writes_a_verified_folder(two_models):
+    root, _ = two_models
+    assert {p.name for p in (root / "a").iterdir()} == {"model.joblib", "manifest.json", "card.md",
+                                                        "card.json"}
+    card = (root / "a" / "card.md").read_text()
+    for section in ("## Model details", "## Intended use", "## Out-of-scope uses", "## Factors",
+                    "## Metrics", "## Evaluation data", "## Training data",
+                    "## Quantitative analyses", "## Ethical considerations",
+                    "## Caveats and recommendations", "age_group", "length"):
+        assert section in card
+    meta = json.loads((root / "a" / "card.json").read_text())
+    result = meta["model-index"][0]["results"][0]
+    assert result["task"]["type"] == "text-classification"
+    assert {"type", "value"} <= set(result["metrics"][0])
+    assert SECRET not in card and SECRET not in json.dumps(meta)
+
+
+def test_models_list_and_card_commands(two_models):
+    root, _ = two_models
+    listed = runner.invoke(app, ["models", "list", "--path", str(root)])
+    assert listed.exit_code == 0, listed.output
+    assert "ok" in listed.output
+    shown = runner.invoke(app, ["card", "show", str(root / "a")])
+    assert shown.exit_code == 0 and "Model card: a" in shown.output
+    diff = runner.invoke(app, ["card", "diff", str(root / "a"), str(root / "b")])
+    assert diff.exit_code == 0, diff.output
+    assert "verschillen" in diff.output
+
+
+def test_card_show_refuses_a_tampered_model(two_models, tmp_path):
+    import shutil
+
+    root, _ = two_models
+    shutil.copytree(root / "a", tmp_path / "t")
+    with (tmp_path / "t" / "card.md").open("a") as f:
+        f.write("x")
+    shown = runner.invoke(app, ["card", "show", str(tmp_path / "t")])
+    assert shown.exit_code == 2
+    assert "SHA-256" in shown.output
+
+
+def test_compare_prints_paired_tests(two_models):
+    root, heldout = two_models
+    result = runner.invoke(app, ["compare", "rules", str(root / "a"), "--data", str(heldout)])
+    assert result.exit_code == 0, result.output
+    assert "McNemar" in result.output and "macro-F1" in result.output
+
+
+def test_evaluate_with_model_intervals_and_plots(two_models, tmp_path):
+    root, heldout = two_models
+    out_json = tmp_path / "fig.json"
+    result = runner.invoke(app, ["evaluate", "--model", str(root / "a"), "--data", str(heldout),
+                                 "--json", str(out_json), "--plots", str(tmp_path / "plots")])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out_json.read_text())[str(heldout)]
+    assert figures["model"] == "a"
+    assert figures["macro"]["f1_ci"][0] <= figures["macro"]["f1"] <= figures["macro"]["f1_ci"][1]
+    assert (tmp_path / "plots" / "heldout" / "pr_all.png").is_file()
+
+
+def test_analyze_with_model_marks_raised_by(two_models):
+    root, _ = two_models
+    result = runner.invoke(app, ["analyze", "--model", str(root / "a"), "--format", "json",
+                                 "mijn moeder regelt mannen voor mij"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    flags = json.loads(text[text.index("\n{") + 1:] if not text.startswith("{") else text)["flags"]
+    assert flags and all(f["raised_by"] in ("rules", "model", "both") for f in flags)
+
+
+def test_unknown_model_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["analyze", "--model", str(tmp_path / "nope"), "hoi"])
+    assert result.exit_code == 2
+    assert "cannot load model" in result.output

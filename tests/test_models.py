@@ -1,0 +1,142 @@
+"""The classifier (scikit-learn contract), thresholds, conversation scoring, fusion, metrics."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from signaal.models.classifier import (
+    RuleFeatures,
+    SignaalClassifier,
+    SignaalModel,
+    fbeta_threshold,
+    history_texts,
+)
+from signaal.models.metrics import mcnemar, paired_bootstrap, scores_with_intervals, to_matrix
+from signaal.signals.fusion import fuse
+from signaal.signals.labels import LABEL_IDS
+
+from .test_artifacts import tiny_corpus
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    records = [r for r in tiny_corpus(240) if "text" in r]
+    X = [r["text"] for r in records]
+    Y = to_matrix([r["labels"] for r in records])
+    return SignaalClassifier(random_state=5).fit(X, Y), X, Y
+
+
+def test_rule_features_follow_the_sklearn_contract():
+    rf = RuleFeatures()
+    assert clone(rf).get_params() == {"labels": None}
+    m = rf.fit(["x"]).transform(["mijn moeder regelt mannen voor mij", "hallo"])
+    assert m.shape == (2, len(LABEL_IDS))
+    row = m.toarray()[0]
+    assert row[LABEL_IDS.index("parent_exploiter")] > 0
+    assert m.toarray()[1].sum() == 0
+    assert len(rf.get_feature_names_out()) == len(LABEL_IDS)
+
+
+def test_classifier_contract_and_outputs(fitted):
+    clf, X, Y = fitted
+    assert clone(clf).get_params()["alpha"] == clf.alpha
+    proba = clf.predict_proba(X[:10])
+    assert proba.shape == (10, len(LABEL_IDS))
+    assert ((proba >= 0) & (proba <= 1)).all()
+    assert clf.predict(X[:10]).shape == (10, len(LABEL_IDS))
+    assert ((clf.thresholds_ >= 0.05) & (clf.thresholds_ <= 0.95)).all()
+    assert clf.oof_proba_.shape == Y.shape
+    j = LABEL_IDS.index("parent_exploiter")
+    assert clf.predict_proba(["mijn moeder regelt mannen voor mij"])[0, j] > 0.5
+
+
+def test_pickled_state_holds_no_analyzer_and_no_training_scores(fitted):
+    clf, _, _ = fitted
+    clf = pickle.loads(pickle.dumps(clf)).strip_training_state()
+    assert not hasattr(clf, "oof_proba_")
+    blob = pickle.dumps(clf)
+    assert b"Analyzer" not in blob and b"spacy" not in blob
+    for _, part in clf.features_.transformer_list:
+        assert not hasattr(part, "stop_words_")  # hash-ordered set: not reproducible
+
+
+def test_fbeta_threshold_prefers_recall_and_middle_of_plateau():
+    y = np.array([1, 1, 1, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.3, 0.2, 0.1, 0.1])
+    t, score = fbeta_threshold(y, p, beta=2)
+    assert 0.2 < t <= 0.3 and score == 1.0
+    separable = fbeta_threshold(np.array([1, 0]), np.array([0.99, 0.01]))[0]
+    assert 0.4 < separable < 0.6  # the middle of the plateau, not its edge
+    t_rules, _ = fbeta_threshold(y, p, beta=2, always=np.array([1, 1, 1, 0, 0, 0]))
+    assert t_rules > 0.2  # rules already catch all: the model needs more confidence
+
+
+def test_history_texts_joins_client_turns():
+    assert history_texts([]) == []
+    assert history_texts(["a"]) == ["a"]
+    assert history_texts(["ik ben 15", " ", "b"]) == ["ik ben 15\nb", "b"]
+
+
+def test_conversation_scoring_uses_the_history(fitted):
+    clf, _, _ = fitted
+    model = SignaalModel(clf, {"name": "t", "fusion": {"thresholds": dict.fromkeys(LABEL_IDS, 0.5)}})
+    scores = model.score_conversation(["ik ben 16", "ik moet pakketjes met drugs rondbrengen"])
+    last_only = model.score_conversation(["ik moet pakketjes met drugs rondbrengen"])
+    assert scores["minor"] > last_only["minor"]
+    assert scores["forced_crime"] >= last_only["forced_crime"] - 1e-9
+
+
+class _M:
+    thresholds = {"sextortion": 0.6, "loverboy": 0.5}
+    rule_floor = {"loverboy": 0.1}
+
+
+def test_fusion_says_who_raised_each_flag():
+    fused = fuse({"sextortion": 0.9, "forced_crime": 0.8}, {"sextortion": 0.7, "forced_crime": 0.2,
+                                                             "loverboy": 0.55}, _M())
+    assert fused["sextortion"] == (0.9, "both")
+    assert fused["forced_crime"] == (0.8, "rules")  # rule flag stands, no floor set
+    assert fused["loverboy"] == (0.55, "model")
+    assert "loverboy" not in fuse({"loverboy": 0.8}, {"loverboy": 0.05}, _M())  # under the floor
+    assert fuse({"loverboy": 0.8}, {"loverboy": 0.2}, _M())["loverboy"] == (0.8, "rules")
+    assert fuse({"under_16": 0.9}, {}, None)["minor"] == (0.9, "rules")
+    assert fuse({"minor": 0.9}, {}, None) == {"minor": (0.9, "rules")}
+
+
+def test_analyzer_with_model_marks_raised_by(analyzer, fitted):
+    clf, _, _ = fitted
+    model = SignaalModel(clf, {"name": "t", "fusion": {"thresholds": dict.fromkeys(LABEL_IDS, 0.5)}})
+    analyzer.model = model
+    try:
+        result = analyzer.analyze("mijn moeder regelt mannen voor mij")
+    finally:
+        analyzer.model = None
+    flag = result.flag("parent_exploiter")
+    assert flag is not None and flag.raised_by in ("both", "model", "rules")
+    assert all(f.raised_by in ("rules", "model", "both") for f in result.flags)
+
+
+def test_bootstrap_intervals_contain_the_point_estimate():
+    rng = np.random.default_rng(0)
+    gold = rng.random((200, len(LABEL_IDS))) < 0.3
+    pred = gold ^ (rng.random(gold.shape) < 0.1)
+    s = scores_with_intervals(gold, pred, n_boot=200)
+    for label in LABEL_IDS:
+        row = s["labels"][label]
+        assert row["f1_ci"][0] <= row["f1"] <= row["f1_ci"][1]
+    assert s["macro"]["f1_ci"][0] <= s["macro"]["f1"] <= s["macro"]["f1_ci"][1]
+
+
+def test_paired_tests_detect_a_clear_difference():
+    rng = np.random.default_rng(1)
+    gold = rng.random((300, len(LABEL_IDS))) < 0.3
+    good = gold.copy()
+    bad = gold & (rng.random(gold.shape) < 0.5)
+    test = paired_bootstrap(gold, bad, good, n_boot=300)
+    assert test["macro_f1"]["diff"] > 0 and test["macro_f1"]["p"] < 0.05
+    assert mcnemar(gold, bad, good)["p"] < 0.05
+    assert mcnemar(gold, good, good)["p"] == 1.0
