@@ -275,6 +275,15 @@ async def main_async(args) -> int:
         connector = aiohttp.TCPConnector(limit=args.conversations + 20, force_close=False)
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            async with session.post(f"{url}/v1/conversations/load-{tag}-probe/messages",
+                                    json={"role": "client", "text": "hoi"},
+                                    headers=headers["platform"]) as r:
+                probe = await r.json()
+            if r.status != 200:
+                sys.exit(f"the service refused the first message: {r.status} {probe}")
+            results["model_version"] = probe.get("model_version")
+            print(f"model: {probe.get('model_version') or 'none (rules only)'}, "
+                  f"policy: {probe.get('policy_version')}")
             # warm up (imports, caches, connection pool) outside the measurement
             await asyncio.gather(*(post_message(session, url, f"load-{tag}-warm-{k}", "client", "hoi",
                                                 Tally(), headers["platform"]) for k in range(50)))

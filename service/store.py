@@ -153,6 +153,25 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA secure_delete=ON")  # purged rows are overwritten, not left behind
         self._db.executescript(_SQLITE_SCHEMA)
         self._depth = 0
+        # Checkpoints (copying the WAL into the database file, with its own syncs) run on a
+        # connection of their own, off the commit path: a request never waits for one.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, daemon=True,
+                                              name="signaal-checkpoint")
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval: float = 1.0) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=5000")
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # busy or closing: the next round retries
+                    log.debug("checkpoint skipped: %s", type(exc).__name__)
+        finally:
+            db.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -242,7 +261,13 @@ class SQLiteStore(Store):
         return counts
 
     def close(self) -> None:
+        self._stop.set()
+        self._checkpointer.join(timeout=10)
         with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
             self._db.close()
 
 
