@@ -157,7 +157,8 @@ def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
         "- Per-label precision, recall and F1, macro (over labels with support) and micro "
         "averages, with percentile bootstrap 95% intervals over items.",
         "- Thresholds: F2 (recall-weighted) per label for the model alone; fusion thresholds "
-        "for F-beta of rules OR model (beta 2 for labels in the triage policy, 1 otherwise), "
+        "for F1 of rules OR model (the model adds a flag only where it is more likely right "
+        "than wrong), "
         "all from cross-validation on the training corpus, never from evaluation data.",
         "- Triage: gold-urgent items suggested as normal must be 0.",
         "",

@@ -70,16 +70,24 @@ def scores_with_intervals(
     out: dict = {"n": int(n), "n_boot": n_boot, "labels": {}, "macro": {}, "micro": {}}
     boot = None
     if n > 1 and n_boot:
-        chunks = []
+        chunks, denominators = [], []
         for start in range(0, n_boot, 200):
             w = _weights(n, min(200, n_boot - start), seed + start)
-            chunks.append(stats(w @ tp_i, w @ fp_i, w @ fn_i))
+            tp, fp, fn = w @ tp_i, w @ fp_i, w @ fn_i
+            chunks.append(stats(tp, fp, fn))
+            denominators.append((tp + fp > 0, tp + fn > 0, (tp + fp > 0) | (tp + fn > 0)))
         boot = [np.concatenate([c[k] for c in chunks]) for k in range(9)]
+        defined = [np.concatenate([d[k] for d in denominators]) for k in range(3)]
 
     def ci(k, j=None):
         if boot is None:
             return None
-        x = boot[k] if j is None else boot[k][:, j]
+        if j is None:
+            x = boot[k]
+        else:  # resamples where the figure is defined (a rare label may be absent from one)
+            x = boot[k][:, j][defined[k][:, j]]
+            if not len(x):
+                return None
         return [float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5))]
 
     for j, label in enumerate(labels):

@@ -14,7 +14,6 @@ import contextlib
 import gc
 import json
 import logging
-import sys
 import time
 import traceback
 from collections import defaultdict
@@ -394,11 +393,6 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
         # over them stalls every request for a few hundred ms; keep them out of collection
         gc.collect()
         gc.freeze()
-        # The store thread takes the GIL back after every SQLite call; with the default 5 ms
-        # switch interval a busy event loop makes each take up to 5 ms (a convoy that caps
-        # commits near 300 statements/s). A short interval hands it over promptly.
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch_interval, settings.gil_switch_seconds))
         await service.purge()
         purger = asyncio.create_task(_purge_loop(service, settings.purge_interval_seconds))
         log.info("service ready: store=%s model=%s policy=%s", settings.store,
@@ -409,7 +403,6 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
             purger.cancel()
             await asyncio.to_thread(service.close)
             gc.unfreeze()
-            sys.setswitchinterval(switch_interval)
 
     app = FastAPI(
         title="Signaal",

@@ -28,7 +28,6 @@ class Settings:
     heartbeat_seconds: float = 15.0  # SSE keep-alive comment interval
     cache_size: int = 10_000  # live conversations kept in memory (LRU)
     purge_interval_seconds: float = 3_600.0
-    gil_switch_seconds: float = 0.0005  # see create_app: lets the store thread in promptly
     sqlite_synchronous: str = "FULL"  # every acknowledged message survives a crash or power loss
     model: str | None = None  # model name for the analyzer (None: the default; "rules": none)
     demo: bool = False

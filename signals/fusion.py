@@ -5,15 +5,16 @@ joined client history and the last client message, see models/classifier.py):
 
 * model alone raises the flag when ``p >= model.thresholds[label]``. These fusion
   thresholds are chosen by the trainer on 3-fold cross-validation of the training corpus
-  for F-beta of the *fused* decision (rules OR model), beta=2 for labels that drive
-  triage and beta=1 for the others (models/train.py). Where the rules already catch a
-  label well, that search pushes the threshold up, so the model only adds a flag when it
-  is confident; where rules miss, the threshold is lower.
+  (grouped by template family) for F1 of the *fused* decision (rules OR model), see
+  models/train.py. Where the rules already catch a label well, that search pushes the
+  threshold up, so the model only adds a flag when it is confident; where rules miss,
+  the threshold is lower. (The model's own F2 thresholds, ``manifest.thresholds``, are
+  for the model alone, e.g. `signaal evaluate` of its probabilities.)
 * a rule flag stands on its own (rules are precise and explain themselves), except
   where the manifest sets ``fusion.rule_floor[label]``: then a rule-only flag whose model
-  probability is below that floor is dropped. The trainer sets a floor only when
-  cross-validation shows it removes rule false positives without losing recall; the
-  default model sets none for the labels that drive triage.
+  probability is below that floor is dropped. The trainer sets floors only on request
+  (never for labels that drive triage); the default model sets none, so the model can
+  only add flags, never remove a rule's.
 * score = the larger of rule score and ``p`` for flags raised by both, else the raising
   layer's score; ``raised_by`` is "rules", "model" or "both".
 * under_16 always comes with minor.
