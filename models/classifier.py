@@ -67,10 +67,13 @@ def feature_analyzer():
     return _ANALYZER
 
 
-def use_feature_analyzer(analyzer) -> None:
-    """Share an already built Analyzer (same rules, saves building a second pipeline)."""
+def share_feature_analyzer(analyzer) -> None:
+    """Use an already built Analyzer for rule features when none is built yet (same rules;
+    saves a second spaCy pipeline). Only ``rule_scores`` is called on it."""
     global _ANALYZER
-    _ANALYZER = analyzer
+    with _ANALYZER_LOCK:
+        if _ANALYZER is None:
+            _ANALYZER = analyzer
 
 
 def rule_score_matrix(texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:

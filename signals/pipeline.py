@@ -80,6 +80,22 @@ class Analyzer:
         self._derived = [d for d in self.detectors if getattr(d, "needs_prior", False)]
         self._direct = [d for d in self.detectors if d not in self._derived]
 
+    @classmethod
+    def load(cls, model: str | None = "default", **kwargs: Any) -> Analyzer:
+        """An Analyzer with a verified model: "default" (the shipped one; rules only when it
+        is not installed), a model name or folder, or None/"rules" for rules only."""
+        from signaal.models.registry import load_default_model, load_model
+
+        if model in (None, "rules", "none"):
+            return cls(model=None, **kwargs)
+        loaded = load_default_model() if model == "default" else load_model(model)
+        analyzer = cls(model=loaded, **kwargs)
+        if loaded is not None:
+            from signaal.models.classifier import share_feature_analyzer
+
+            share_feature_analyzer(analyzer)  # rule features from this pipeline, not a second one
+        return analyzer
+
     # --- rule layer ------------------------------------------------------------------
     def rule_hits(self, doc: Doc, context_labels: Iterable[str] = (), keep_bare_age: bool = True,
                   seen: frozenset[str] = frozenset(),

@@ -140,3 +140,42 @@ def test_paired_tests_detect_a_clear_difference():
     assert test["macro_f1"]["diff"] > 0 and test["macro_f1"]["p"] < 0.05
     assert mcnemar(gold, bad, good)["p"] < 0.05
     assert mcnemar(gold, good, good)["p"] == 1.0
+
+
+def test_analyzer_load_uses_the_verified_default_model():
+    import warnings
+
+    from signaal.signals.pipeline import Analyzer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analyzer = Analyzer.load()
+        rules_only = Analyzer.load("rules")
+    assert analyzer.model is not None and analyzer.model.name == "default"
+    assert rules_only.model is None
+    result = analyzer.analyze("ik ben 14 en mijn stiefvader stuurt mij naar mannen voor geld")
+    assert {"parent_exploiter", "minor", "under_16"} <= set(result.labels)
+    assert result.priority == "urgent"
+
+
+@pytest.mark.slow
+def test_default_model_on_the_dev_set(dev_dir, analyzer):
+    """Measured only (never trained or tuned on): the fused figures the card reports."""
+    import json
+
+    from signaal.models.registry import load_default_model
+    from signaal.signals.evaluate import evaluate
+
+    analyzer.model = load_default_model()
+    try:
+        for name, min_macro in (("messages", 0.88), ("conversations", 0.9)):
+            records = [json.loads(line) for line in (dev_dir / f"{name}.jsonl").open()]
+            results = [analyzer.analyze_record(r) for r in records]
+            figures = evaluate([set(r["labels"]) for r in records], [set(x.labels) for x in results],
+                               analyzer.policy, [x.priority for x in results])
+            assert figures["triage"]["urgent_as_normal"] == 0, name
+            assert figures["macro"]["f1"] >= min_macro, (name, figures["macro"]["f1"])
+            for label in ("sexual_exploitation", "sextortion", "forced_crime", "acute_danger"):
+                assert figures["labels"][label]["recall"] >= 0.95, (name, label)
+    finally:
+        analyzer.model = None
