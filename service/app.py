@@ -386,6 +386,9 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         an = analyzer if analyzer is not None else await asyncio.to_thread(build_analyzer, settings)
+        # one synthetic message: a broken model fails the start, not every client message,
+        # and lazy parts (model weights, caches) load before the first real message
+        await asyncio.to_thread(lambda: an.conversation(None).add("client", "hallo, ik ben 15"))
         st = store if store is not None else await asyncio.to_thread(open_store, settings)
         service = Service(settings, an, st)
         app.state.service = service
