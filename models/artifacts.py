@@ -216,9 +216,19 @@ def verify_artifact(folder: str | Path, key: bytes | None = None) -> dict:
     return manifest
 
 
+def sign_artifact(folder: str | Path, key: bytes) -> None:
+    """Sign an existing model: verify its files (without a key), then write manifest.sig."""
+    folder = Path(folder)
+    (folder / SIGNATURE).unlink(missing_ok=True)
+    verify_artifact(folder, key=b"")  # hashes and file list only; b"" = no key
+    sig = sign((folder / MANIFEST).read_bytes(), key)
+    (folder / SIGNATURE).write_text(sig + "\n", encoding="ascii")
+
+
 def load_artifact(folder: str | Path, key: bytes | None = None):
     """Verify, then unpickle; returns a ``SignaalModel``."""
     import joblib
+
     from signaal.models.classifier import SignaalClassifier, SignaalModel
 
     folder = Path(folder)

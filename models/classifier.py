@@ -28,13 +28,14 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from signaal.signals.labels import LABEL_IDS
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import FeatureUnion
+
+from signaal.signals.labels import LABEL_IDS
 
 HISTORY_SEPARATOR = "\n"
 

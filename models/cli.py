@@ -84,6 +84,7 @@ def train(
 ) -> None:
     """Train a model (3-fold CV, thresholds, fusion), write it with manifest and model card."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from signaal.models.artifacts import ArtifactError
     from signaal.models.train import TrainConfig
     from signaal.models.train import train as run
@@ -359,6 +360,26 @@ def models_list(
             d["path"],
         )
     out.print(table if folders else "Geen modellen gevonden.")
+
+
+@models_app.command("sign")
+def models_sign(
+    name: str = typer.Argument(..., help="Modelnaam of map."),
+    key_file: Path | None = typer.Option(None, "--key-file", help="Sleutel (anders SIGNAAL_MODEL_KEY)."),
+) -> None:
+    """Sign a model's manifest (HMAC-SHA256) with the operator key, after verifying its files."""
+    from signaal.models.artifacts import ArtifactError, sign_artifact
+    from signaal.models.registry import resolve
+
+    key = _key(key_file)
+    if not key:
+        raise _fail("no key: give --key-file or set SIGNAAL_MODEL_KEY")
+    try:
+        folder = resolve(name)
+        sign_artifact(folder, key)
+    except ArtifactError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"ondertekend: {folder / 'manifest.sig'}")
 
 
 def _card_folder(name: str) -> Path:

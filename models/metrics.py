@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from math import comb
 
 import numpy as np
+
 from signaal.signals.labels import LABEL_IDS
 
 N_BOOT = 1000

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
 import signaal
 from signaal.models.artifacts import data_fingerprint, save_artifact
 from signaal.models.classifier import (

@@ -7,6 +7,7 @@ import random
 import shutil
 
 import pytest
+
 from signaal.models import artifacts
 from signaal.models.artifacts import ArtifactError, load_artifact, verify_artifact
 from signaal.models.train import TrainConfig, train

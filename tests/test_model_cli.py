@@ -100,3 +100,23 @@ def test_unknown_model_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["analyze", "--model", str(tmp_path / "nope"), "hoi"])
     assert result.exit_code == 2
     assert "cannot load model" in result.output
+
+
+def test_models_sign_then_key_is_required(two_models, tmp_path, monkeypatch):
+    import shutil
+
+    from signaal.models.artifacts import ArtifactError, load_artifact
+
+    root, _ = two_models
+    shutil.copytree(root / "a", tmp_path / "s")
+    key_file = tmp_path / "key"
+    key_file.write_text("operator secret\n")
+    result = runner.invoke(app, ["models", "sign", str(tmp_path / "s"), "--key-file", str(key_file)])
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("SIGNAAL_MODEL_KEY", "operator secret")
+    assert load_artifact(tmp_path / "s").name == "a"
+    with pytest.raises(ArtifactError, match="unsigned"):
+        load_artifact(root / "b")
+    monkeypatch.setenv("SIGNAAL_MODEL_KEY", "another key")
+    with pytest.raises(ArtifactError, match="signature"):
+        load_artifact(tmp_path / "s")
