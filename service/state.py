@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from signaal.signals.detectors import Hit
 from signaal.signals.result import Evidence
 
 PLACEHOLDER = "[niet bewaard]"
@@ -31,8 +32,8 @@ class Live:
 
 
 def snapshot(live: Live) -> dict:
-    """The conversation's flag state without text. Reads the Conversation's evidence store
-    (the analyzer exposes no public accessor for the per-hit scores yet)."""
+    """The conversation's flag state without text. Reads the Conversation's internals (the
+    analyzer has no public export/import of its state yet); `restore` is the inverse."""
     conv = live.conversation
     evidence = {}
     for label, items in conv._evidence.items():
@@ -45,6 +46,12 @@ def snapshot(live: Live) -> dict:
         "evidence": evidence,
         "model_scores": {k: round(v, 4) for k, v in conv._model_scores.items()},
         "verdicts": dict(live.verdicts),
+        # concept names seen in earlier client messages (never words), and hits waiting for
+        # a label they require: both shape what later messages flag
+        "seen": sorted(getattr(conv, "_seen_concepts", ())),
+        "pending": [[h.label, h.rule, round(h.score, 4), e.message, e.start, e.end,
+                     [list(slot) for slot in h.requires]]
+                    for h, e in getattr(conv, "_pending", [])],
     }
 
 
@@ -56,6 +63,14 @@ def restore(analyzer: Any, pseudonym: str, state: dict) -> Live:
         for label, items in state.get("evidence", {}).items()
     }
     conv._model_scores = dict(state.get("model_scores", {}))
+    if hasattr(conv, "_seen_concepts"):
+        conv._seen_concepts = frozenset(state.get("seen", ()))
+    if hasattr(conv, "_pending"):
+        conv._pending = [
+            (Hit(label, rule, "", 0, 0, start, end, score,
+                 requires=tuple(tuple(slot) for slot in requires)),
+             Evidence(m, start, end, PLACEHOLDER, rule))
+            for label, rule, score, m, start, end, requires in state.get("pending", [])]
     return Live(conv, dict(state.get("verdicts", {})))
 
 

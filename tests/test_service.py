@@ -362,3 +362,23 @@ def test_model_version():
     v = model_version(SimpleNamespace(name="signaal-nl", manifest={"files": files}))
     assert v.startswith("signaal-nl@") and len(v) == len("signaal-nl@") + 12
     assert model_version(SimpleNamespace(name="m", version="3", manifest={})) == "m@3"
+
+
+def test_snapshot_roundtrip_keeps_pending_and_concepts(analyzer):
+    """What the store keeps reproduces the conversation's flags, seen concepts and waiting
+    hits, with no text in it."""
+    from signaal.service.state import Live, restore, snapshot
+
+    conv = analyzer.conversation("c_x")
+    for text in ("mijn vriendje is lief", "ik ben 14", DISCLOSURE):
+        conv.add("client", text)
+    state = snapshot(Live(conv))
+    raw = json.dumps(state)
+    for word in ("vriendje", "moeder", "mannen"):
+        assert word not in raw
+    back = restore(analyzer, "c_x", json.loads(raw)).conversation
+    assert back.result().labels == conv.result().labels
+    assert back.roles == conv.roles
+    assert getattr(back, "_seen_concepts", None) == getattr(conv, "_seen_concepts", None)
+    assert len(getattr(back, "_pending", [])) == len(getattr(conv, "_pending", []))
+    assert back.add("client", "hoi").result.labels == conv.add("client", "hoi").result.labels
