@@ -569,27 +569,15 @@ def model_version(model: Any) -> str | None:
 
 
 def build_analyzer(settings: Settings) -> Any:
-    """The analyzer as the CLI builds it (default model if one is installed, else rules)."""
+    """The analyzer as the CLI builds it: the default model if one is installed, a named
+    one, or rules only (`--model rules`)."""
     import warnings
 
     from signaal.signals.pipeline import Analyzer
 
-    model = None
-    if settings.model not in ("rules", "none"):
-        try:
-            if settings.model is None:
-                from signaal.models.registry import load_default_model
-
-                model = load_default_model()
-            else:
-                from signaal.models.registry import load_model
-
-                model = load_model(settings.model)
-        except ImportError:
-            model = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return Analyzer(model=model)
+        return Analyzer.load(settings.model or "default")
 
 
 def _version() -> str:
