@@ -22,6 +22,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
@@ -209,7 +210,9 @@ def start_service(model: str | None, sqlite_sync: str | None) -> tuple[subproces
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"service exited: {(work / 'service.log').read_text()[-1500:]}")
+            log_tail = (work / "service.log").read_text()[-1500:]
+            shutil.rmtree(work, ignore_errors=True)
+            sys.exit(f"service exited: {log_tail}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 break
@@ -217,6 +220,7 @@ def start_service(model: str | None, sqlite_sync: str | None) -> tuple[subproces
             time.sleep(0.3)
     else:
         proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
         sys.exit("service did not start within 120 s")
     return proc, url, tokens, work / "data" / "signaal.db", work
 
@@ -329,8 +333,6 @@ async def main_async(args) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
             if work is not None and not args.keep:
-                import shutil
-
                 shutil.rmtree(work, ignore_errors=True)
 
 

@@ -406,6 +406,11 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
             purger.cancel()
             await asyncio.to_thread(service.close)
             gc.unfreeze()
+            if settings.ephemeral_data_dir and settings.data_dir:
+                # here, not after uvicorn returns: it re-raises SIGTERM/SIGINT on its way out
+                import shutil
+
+                shutil.rmtree(settings.data_dir, ignore_errors=True)
 
     app = FastAPI(
         title="Signaal",

@@ -67,7 +67,8 @@ def serve(
     settings = Settings(tokens=token_map, key=key, data_dir=data_dir, store=store, dsn=dsn,
                         retention_days_state=retention_days_state,
                         audit_retention_days=audit_retention_days, model=model, demo=demo,
-                        sqlite_synchronous=sqlite_sync.upper())
+                        sqlite_synchronous=sqlite_sync.upper(),
+                        ephemeral_data_dir=temp_dir is not None)
     if demo:
         _print_demo(host, port, token_map, tokens is not None)
     config = uvicorn.Config(
