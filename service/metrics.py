@@ -94,6 +94,7 @@ class Metrics:
                     out.append(f"signaal_feedback_agreement_ratio{_labels((('label', label),))} "
                                f"{yes / (yes + no):.4f}")
         for name, value in sorted((extra or {}).items()):
-            family(name, "gauge", name.replace("_", " ") + ".")
+            family(name, "counter" if name.endswith("_total") else "gauge",
+                   name.replace("_", " ") + ".")
             out.append(f"{name} {value}")
         return "\n".join(out) + "\n"
