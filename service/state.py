@@ -16,12 +16,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from signaal.signals.detectors import Hit
-from signaal.signals.result import Evidence
+from signaal.signals.pipeline import Conversation
 
 PLACEHOLDER = "[niet bewaard]"
 MAX_EVIDENCE_PER_LABEL = 20  # the result shows 5; keep some spare for re-ranking
-SNAPSHOT_VERSION = 1
 
 
 @dataclass
@@ -32,51 +30,18 @@ class Live:
 
 
 def snapshot(live: Live) -> dict:
-    """The conversation's flag state without text. Reads the Conversation's internals (the
-    analyzer has no public export/import of its state yet); `restore` is the inverse."""
-    conv = live.conversation
-    evidence = {}
-    for label, items in conv._evidence.items():
-        top = sorted(items, key=lambda x: -x[0])[:MAX_EVIDENCE_PER_LABEL]
-        evidence[label] = [[round(score, 4), e.message, e.start, e.end, e.source] for score, e in top]
-    return {
-        "v": SNAPSHOT_VERSION,
-        "n": len(conv.roles),  # messages so far: the version that concurrent writers check
-        "roles": "".join("c" if r == "client" else "h" for r in conv.roles),
-        "evidence": evidence,
-        "model_scores": {k: round(v, 4) for k, v in conv._model_scores.items()},
-        "verdicts": dict(live.verdicts),
-        # concept names seen in earlier client messages (never words), and hits waiting for
-        # a label they require: both shape what later messages flag
-        "seen": sorted(getattr(conv, "_seen_concepts", ())),
-        "pending": [[h.label, h.rule, round(h.score, 4), e.message, e.start, e.end,
-                     [list(slot) for slot in h.requires]]
-                    for h, e in getattr(conv, "_pending", [])],
-    }
+    """The conversation's flag state without text, plus the counselor verdicts."""
+    return {**live.conversation.to_state(MAX_EVIDENCE_PER_LABEL), "verdicts": dict(live.verdicts)}
 
 
 def restore(analyzer: Any, pseudonym: str, state: dict) -> Live:
-    conv = analyzer.conversation(pseudonym)
-    conv.roles = ["client" if r == "c" else "counselor" for r in state.get("roles", "")]
-    conv._evidence = {
-        label: [(score, Evidence(m, s, e, PLACEHOLDER, src)) for score, m, s, e, src in items]
-        for label, items in state.get("evidence", {}).items()
-    }
-    conv._model_scores = dict(state.get("model_scores", {}))
-    if hasattr(conv, "_seen_concepts"):
-        conv._seen_concepts = frozenset(state.get("seen", ()))
-    if hasattr(conv, "_pending"):
-        conv._pending = [
-            (Hit(label, rule, "", 0, 0, start, end, score,
-                 requires=tuple(tuple(slot) for slot in requires)),
-             Evidence(m, start, end, PLACEHOLDER, rule))
-            for label, rule, score, m, start, end, requires in state.get("pending", [])]
+    conv = Conversation.from_state(analyzer, pseudonym, state, PLACEHOLDER)
     return Live(conv, dict(state.get("verdicts", {})))
 
 
 def sources(live: Live, label: str) -> list[str]:
     """Rule ids (and model name) behind a label's flag, for the feedback record."""
-    return sorted({e.source for _, e in live.conversation._evidence.get(label, [])})
+    return live.conversation.sources(label)
 
 
 class LiveConversations:

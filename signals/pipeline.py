@@ -28,6 +28,8 @@ from signaal.signals.qualifiers import Qualifiers, counts
 from signaal.signals.result import Evidence, Flag, Result
 
 MAX_CHUNK = 5_000  # characters analysed as one doc; longer texts are cut at sentence ends
+MODEL_WINDOW = 6  # client messages the model scores together; earlier windows count by their max
+STATE_VERSION = 1
 _AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|soms|vaak|"
                           r"helaas wel|wel|ja klopt|ja soms|ja zeker)\b", re.I)
 _AGE_QUESTION = re.compile(r"\b(hoe oud|leeftijd|welke klas|in welke groep)\b", re.I)
@@ -175,7 +177,9 @@ class Conversation:
         self.id = id
         self.roles: list[str] = []
         self._previous_counselor: str | None = None  # kept only until the next client turn
-        self._client_texts: list[str] = []  # for model scoring of the history; in memory only
+        # the last few client messages, for the model (in memory only, never stored); older
+        # windows live on in _model_scores, a running max, so cost per message stays flat
+        self._recent_client_texts: list[str] = []
         self._evidence: dict[str, list[tuple[float, Evidence]]] = {}
         # hits whose required label is not flagged yet ("mn vriendje" before the
         # exploitation is told): accepted later in the conversation if it comes
@@ -205,11 +209,54 @@ class Conversation:
         self._pending.extend((h, evidence_of(h)) for h in pending)
         self._accept_pending()
         if self.analyzer.model is not None:
-            self._client_texts.append(text)
-            self._model_scores = self.analyzer.model.score_conversation(self._client_texts)
+            self._recent_client_texts = (self._recent_client_texts + [text])[-MODEL_WINDOW:]
+            window = self.analyzer.model.score_conversation(self._recent_client_texts)
+            self._model_scores = {label: max(p, self._model_scores.get(label, 0.0))
+                                  for label, p in window.items()}
         result = self.result()
         new = [f for f in result.flags if f.label not in before]
         return Update(result, new)
+
+    # --- text-free state, for a service that keeps conversations across restarts -------
+    def to_state(self, max_evidence: int = 20) -> dict:
+        """Everything that shapes later results, without any text: labels, scores, offsets,
+        rule ids, model scores, concept names seen, hits waiting for a label, roles."""
+        evidence = {}
+        for label, items in self._evidence.items():
+            top = sorted(items, key=lambda x: -x[0])[:max_evidence]
+            evidence[label] = [[round(score, 4), e.message, e.start, e.end, e.source] for score, e in top]
+        return {
+            "v": STATE_VERSION,
+            "n": len(self.roles),
+            "roles": "".join("c" if r == "client" else "h" for r in self.roles),
+            "evidence": evidence,
+            "model_scores": {k: round(v, 4) for k, v in self._model_scores.items()},
+            "seen": sorted(self._seen_concepts),
+            "pending": [[h.label, h.rule, round(h.score, 4), e.message, e.start, e.end,
+                         [list(slot) for slot in h.requires]] for h, e in self._pending],
+        }
+
+    @classmethod
+    def from_state(cls, analyzer: Analyzer, id: str | None, state: dict,
+                   placeholder: str = "[niet bewaard]") -> Conversation:
+        """The inverse of to_state; evidence snippets (shown live only) become `placeholder`."""
+        conv = cls(analyzer, id)
+        conv.roles = ["client" if r == "c" else "counselor" for r in state.get("roles", "")]
+        conv._evidence = {
+            label: [(score, Evidence(m, s, e, placeholder, src)) for score, m, s, e, src in items]
+            for label, items in state.get("evidence", {}).items()}
+        conv._model_scores = dict(state.get("model_scores", {}))
+        conv._seen_concepts = frozenset(state.get("seen", ()))
+        conv._pending = [
+            (Hit(label, rule, "", 0, 0, start, end, score, requires=tuple(map(tuple, requires))),
+             Evidence(m, start, end, placeholder, rule))
+            for label, rule, score, m, start, end, requires in state.get("pending", [])]
+        return conv
+
+    def sources(self, label: str) -> list[str]:
+        """Rule ids (and model name) behind a label's flag, for feedback records."""
+        flag = self.result().flag(label)
+        return sorted({e.source for e in flag.evidence}) if flag else []
 
     def _accept_pending(self) -> None:
         changed = True

@@ -125,3 +125,23 @@ def test_huge_text_keeps_offsets(analyzer):
     assert flag is not None
     e = flag.evidence[0]
     assert "stiefvader" in text[e.start:e.end]
+
+
+def test_conversation_state_roundtrip_holds_no_text(analyzer):
+    import json
+
+    from signaal.signals.pipeline import Conversation
+
+    conv = analyzer.conversation("c-x")
+    conv.add("client", "een jongen van insta heeft een foto van mij, bel 0612345678")
+    conv.add("counselor", "Wat zegt hij dat hij gaat doen?")
+    conv.add("client", "anders stuurt hij hem naar iedereen")
+    state = conv.to_state()
+    dumped = json.dumps(state)
+    assert "insta" not in dumped and "0612345678" not in dumped and "iedereen" not in dumped
+    restored = Conversation.from_state(analyzer, "c-x", json.loads(dumped))
+    assert restored.result().labels == conv.result().labels
+    assert restored.result().priority == conv.result().priority
+    # the restored conversation goes on where it was: the photo seen earlier still counts
+    later = restored.add("client", "en als ik niet betaal zet hij hem online")
+    assert "sextortion" in later.result.labels
