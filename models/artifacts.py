@@ -18,6 +18,7 @@ import hmac
 import io
 import json
 import os
+import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -99,9 +100,39 @@ def data_fingerprint(records: list[dict]) -> dict:
 
 
 # --- save --------------------------------------------------------------------------------
+def _intern_strings(obj, seen: set[int] | None = None):
+    """Make every equal string one object (sys.intern) throughout an estimator, in place.
+
+    Pickle memoises by object identity, so whether two equal strings are written once or
+    twice depends on how they were created; interning makes the bytes depend on values
+    only (a reproducible artifact across processes)."""
+    seen = set() if seen is None else seen
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if id(obj) in seen or isinstance(obj, int | float | bool | bytes | type(None)):
+        return obj
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        items = [(_intern_strings(k, seen), _intern_strings(v, seen)) for k, v in obj.items()]
+        obj.clear()
+        obj.update(items)
+        return obj
+    if isinstance(obj, list):
+        obj[:] = [_intern_strings(v, seen) for v in obj]
+        return obj
+    if isinstance(obj, tuple):
+        return type(obj)(_intern_strings(v, seen) for v in obj) if type(obj) is tuple else obj
+    if hasattr(obj, "__dict__") and not isinstance(obj, type):
+        _intern_strings(vars(obj), seen)
+    return obj
+
+
 def _dump_estimator(estimator) -> bytes:
     import joblib
 
+    if hasattr(estimator, "strip_training_state"):
+        estimator.strip_training_state()
+    _intern_strings(estimator)
     buf = io.BytesIO()
     joblib.dump(estimator, buf, compress=("zlib", 3))
     return buf.getvalue()

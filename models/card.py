@@ -119,8 +119,9 @@ def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
         f"class_weight={hp['class_weight']}), Platt-calibrated on {hp['cv']}-fold "
         "out-of-fold scores; "
         f"per-label thresholds for F{hp['beta']:g} from the same cross-validation.",
-        "- Conversations are scored on the joined client history and on the last client "
-        "message (maximum of both).",
+        "- Conversations: the pipeline scores a window of the most recent client messages "
+        "(joined, and the last one alone) at every client turn and keeps a running maximum "
+        "per label; counselor turns are never model input.",
         "- Fusion with the rule layer (signals/fusion.py): a rule flag stands (unless a rule "
         "floor is set for the label); the model alone raises a flag at or above the fusion "
         "threshold; each flag says whether rules, model or both raised it.",

@@ -331,14 +331,18 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
 
     def strip_training_state(self) -> SignaalClassifier:
-        """Drop what must not be saved (out-of-fold scores of training items)."""
+        """Drop what must not be saved: out-of-fold scores of training items and run-time
+        caches (called again right before every save)."""
         if hasattr(self, "oof_proba_"):
             del self.oof_proba_
+        for _, part in getattr(self, "features_", FeatureUnion([])).transformer_list:
+            if hasattr(part, "_stop_words_id"):  # id() of a list, set again by every
+                del part._stop_words_id  # transform: a memory address, not reproducible
         return self
 
 
 def history_texts(client_texts: Sequence[str]) -> list[str]:
-    """What a conversation is scored on: the joined client history and the last message."""
+    """What a conversation (window) is scored on: the joined client texts and the last one."""
     texts = [t for t in client_texts if t and t.strip()]
     if not texts:
         return []
@@ -372,9 +376,10 @@ class SignaalModel:
         )
 
     def score_conversation(self, client_texts: Sequence[str]) -> dict[str, float]:
-        """Probability per label for a conversation so far: the max over the joined client
-        history (disclosures spread over turns: age early, exploitation late) and the
-        last client message on its own (a disclosure not diluted by a long history)."""
+        """Probability per label for the given client messages (the pipeline passes a window
+        of the most recent ones and keeps a running max): the max over the joined texts
+        (disclosures spread over turns: age early, exploitation late) and the last message
+        on its own (a disclosure not diluted by a long history)."""
         texts = history_texts(client_texts)
         if not texts:
             return {}

@@ -1,7 +1,8 @@
 """Fusion of the rule layer and the learned model into flags.
 
-Per label, with ``p`` the model's calibrated probability (conversation: max over the
-joined client history and the last client message, see models/classifier.py):
+Per label, with ``p`` the model's calibrated probability (conversation: running max over
+windows of recent client messages, each scored joined and by its last message; see
+models/classifier.py and signals/pipeline.py):
 
 * model alone raises the flag when ``p >= model.thresholds[label]``. These fusion
   thresholds are chosen by the trainer on 3-fold cross-validation of the training corpus

@@ -221,3 +221,19 @@ def test_data_fingerprint_is_order_invariant_and_textless():
     changed = [dict(r) for r in records]
     changed[0]["text"] = changed[0].get("text", "") + " extra"
     assert artifacts.data_fingerprint(changed)["sha256"] != a["sha256"]
+
+
+def test_reproducible_across_processes(trained, tmp_path):
+    """Two separate processes (pickle memo depends on object identity) give the same bytes."""
+    import subprocess
+    import sys
+
+    _, data, _ = trained
+    code = ("import sys; from pathlib import Path; from signaal.models.train import TrainConfig, train; "
+            "train(TrainConfig(out=Path(sys.argv[1]), data=[Path(sys.argv[2])], seed=3, "
+            "reproducible=True, name='m'))")
+    for name in ("p1", "p2"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name), str(data)], check=True,
+                       capture_output=True, timeout=300)
+    for name in ("model.joblib", "manifest.json", "card.md", "card.json"):
+        assert (tmp_path / "p1" / name).read_bytes() == (tmp_path / "p2" / name).read_bytes(), name
