@@ -340,6 +340,7 @@ def models_list(
         "data sha256",
         "MB",
         "ondertekend",
+        "broncode",
         "status",
         "map",
     ):

@@ -120,3 +120,14 @@ def test_models_sign_then_key_is_required(two_models, tmp_path, monkeypatch):
     monkeypatch.setenv("SIGNAAL_MODEL_KEY", "another key")
     with pytest.raises(ArtifactError, match="signature"):
         load_artifact(tmp_path / "s")
+
+
+def test_train_on_the_generated_corpus(tmp_path):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "gen"), "--messages", "600",
+                                 "--conversations", "60", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "gen" / "manifest.json").read_text())
+    source = manifest["training_data"]["sources"][0]
+    assert source["generator"] == "signaal.training.generate" and source["seed"] == 7
+    assert manifest["training_data"]["n_records"] == 660
+    assert manifest["training"]["cv_grouping"] == "template family"
