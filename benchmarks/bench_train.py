@@ -28,7 +28,6 @@ def run(n_messages: int, n_conversations: int, seed: int = 13) -> dict:
     from signaal.signals.labels import LABEL_IDS
     from signaal.training.generate import CorpusConfig, generate_corpus
 
-    classifier._RULE_CACHE.clear()
     t0 = time.perf_counter()
     msgs, convs = generate_corpus(CorpusConfig(n_messages=n_messages,
                                                n_conversations=n_conversations, seed=seed))
@@ -36,11 +35,12 @@ def run(n_messages: int, n_conversations: int, seed: int = 13) -> dict:
     texts = [client_text(r) for r in records]
     Y = to_matrix([r["labels"] for r in records])
     t1 = time.perf_counter()
-    classifier.rule_score_matrix(texts, LABEL_IDS)
-    t2 = time.perf_counter()
-    clf = classifier.SignaalClassifier(labels=LABEL_IDS, random_state=seed)
-    clf.fit(texts, Y, groups=cv_groups(records))
-    t3 = time.perf_counter()
+    with classifier.caching_rule_features():  # a fresh cache per size, as in `signaal train`
+        classifier.rule_score_matrix(texts, LABEL_IDS)
+        t2 = time.perf_counter()
+        clf = classifier.SignaalClassifier(labels=LABEL_IDS, random_state=seed)
+        clf.fit(texts, Y, groups=cv_groups(records))
+        t3 = time.perf_counter()
     return {"messages": len(msgs), "conversations": len(convs), "generate": t1 - t0,
             "rules": t2 - t1, "fit": t3 - t2, "train": t3 - t1,
             "features": sum(len(v) for _, p in clf.features_.transformer_list

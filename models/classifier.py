@@ -25,6 +25,7 @@ import hashlib
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,8 +43,10 @@ HISTORY_SEPARATOR = "\n"
 # --- rule layer as features -------------------------------------------------------------
 _ANALYZER = None
 _ANALYZER_LOCK = threading.Lock()
-_RULE_CACHE: dict[bytes, np.ndarray] = {}  # sha1(text) -> scores; in memory, this process only
-_RULE_CACHE_MAX = 300_000
+# sha1(text) -> rule scores, only inside `caching_rule_features()` (a training run, where
+# every text is scored several times); never on during serving, where texts do not repeat
+# and a cache would only grow. In memory only, keyed by hash, never text.
+_RULE_CACHE: dict[bytes, np.ndarray] | None = None
 
 
 class _NoRedaction:
@@ -77,6 +80,18 @@ def share_feature_analyzer(analyzer) -> None:
             _ANALYZER = analyzer
 
 
+@contextmanager
+def caching_rule_features():
+    """Cache rule scores by text hash for the duration of a training run."""
+    global _RULE_CACHE
+    outer = _RULE_CACHE
+    _RULE_CACHE = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _RULE_CACHE = outer
+
+
 def rule_score_matrix(texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
     """(n, len(labels)) max rule score per label; cached by text hash within the process."""
     analyzer = None
@@ -84,14 +99,14 @@ def rule_score_matrix(texts: Sequence[str], labels: Sequence[str]) -> np.ndarray
     index = {label: j for j, label in enumerate(labels)}
     for i, text in enumerate(texts):
         key = hashlib.sha1(text.encode("utf-8")).digest() + len(labels).to_bytes(2, "big")
-        row = _RULE_CACHE.get(key)
+        row = _RULE_CACHE.get(key) if _RULE_CACHE is not None else None
         if row is None:
             analyzer = analyzer or feature_analyzer()
             row = np.zeros(len(labels))
             for label, score in analyzer.rule_scores(text).items():
                 if label in index:
                     row[index[label]] = score
-            if len(_RULE_CACHE) < _RULE_CACHE_MAX:
+            if _RULE_CACHE is not None:
                 _RULE_CACHE[key] = row
         out[i] = row
     return out

@@ -386,6 +386,14 @@ def _raised_by(results) -> dict:
 
 # --- the run ------------------------------------------------------------------------------
 def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    """One training run (see the module doc); rule scores are cached for its duration."""
+    from signaal.models.classifier import caching_rule_features
+
+    with caching_rule_features():
+        return _train(config, progress)
+
+
+def _train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
     from signaal.models.card import build_cards
 
     say = progress or (lambda stage, frac: None)
