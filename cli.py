@@ -48,20 +48,19 @@ def _analyzer(model: str | None, policy: Path | None):
 
 
 def _load_model(model: str | None):
-    if model in (None, "none", "rules"):
-        if model is None:
-            try:
-                from signaal.models.registry import load_default_model
-            except ImportError:
-                return None
-            return load_default_model()
-        return None
-    from signaal.models.registry import load_model
+    """None: the shipped default model (rules only when none is installed); "rules"/"none":
+    rules only; else a model name or folder. A refused artifact is a clear error, never a
+    traceback and never a silent fallback."""
+    from signaal.models.registry import load_default_model, load_model
 
+    if model in ("none", "rules"):
+        return None
     try:
-        return load_model(model)
+        return load_default_model() if model is None else load_model(model)
     except Exception as exc:  # refused artifact, unknown name: a clear message, no trace
-        err.print(f"[red]error:[/red] cannot load model {model}: {exc}")
+        name = model or "default"
+        err.print(f"[red]error:[/red] cannot load model {name}: {exc}\n"
+                  "Use --model rules to run the rule layer alone.")
         raise typer.Exit(2) from exc
 
 

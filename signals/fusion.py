@@ -28,18 +28,30 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_THRESHOLD = 0.5
+# A flag with no rule behind it needs the calibrated model to find the label more likely
+# present than not: a counselor sees no matched words for it, so it must be worth a look.
+# Acute danger is the exception: a false alarm costs a glance, a miss can cost a life.
+MODEL_ONLY_FLOOR = 0.5
+NO_FLOOR = frozenset({"acute_danger"})
+
+
+def model_threshold(model: Any, label: str, has_rule: bool) -> float:
+    """The probability at which the model raises `label` (alone when `has_rule` is False)."""
+    threshold = getattr(model, "thresholds", {}).get(label, DEFAULT_THRESHOLD)
+    if not has_rule and label not in NO_FLOOR:
+        threshold = max(threshold, MODEL_ONLY_FLOOR)
+    return threshold
 
 
 def fuse(
     rule_scores: dict[str, float], model_scores: dict[str, float], model: Any = None
 ) -> dict[str, tuple[float, str]]:
-    thresholds = getattr(model, "thresholds", {}) if model is not None else {}
     floors = getattr(model, "rule_floor", {}) if model is not None else {}
     out: dict[str, tuple[float, str]] = {}
     for label in set(rule_scores) | set(model_scores):
         rule = rule_scores.get(label)
         prob = model_scores.get(label)
-        by_model = prob is not None and prob >= thresholds.get(label, DEFAULT_THRESHOLD)
+        by_model = prob is not None and prob >= model_threshold(model, label, rule is not None)
         if rule is not None and prob is not None and not by_model and prob < floors.get(label, 0.0):
             rule = None  # the model is confident the rule fired on a look-alike
         if rule is not None and by_model:

@@ -21,14 +21,17 @@ import signaal.signals.duration  # noqa: F401
 import signaal.signals.ongoing  # noqa: F401
 from signaal.signals.concepts import ConceptTagger
 from signaal.signals.detectors import DETECTORS, Detector, Hit
-from signaal.signals.fusion import fuse
+from signaal.signals.fusion import fuse, model_threshold
 from signaal.signals.language import PipelineInfo, build_nlp
 from signaal.signals.policy import Policy
 from signaal.signals.qualifiers import Qualifiers, counts
 from signaal.signals.result import Evidence, Flag, Result
 
 MAX_CHUNK = 5_000  # characters analysed as one doc; longer texts are cut at sentence ends
-MODEL_WINDOW = 6  # client messages the model scores together; earlier windows count by their max
+# client messages the model scores together (the whole chat for most conversations); a
+# message leaving the window keeps its labels' scores through a running max
+MODEL_WINDOW = 12
+MODEL_SNIPPET = 120  # characters of redacted message shown as evidence for a model-only flag
 STATE_VERSION = 1
 _AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|soms|vaak|"
                           r"helaas wel|wel|ja klopt|ja soms|ja zeker)\b", re.I)
@@ -179,7 +182,9 @@ class Conversation:
         self._previous_counselor: str | None = None  # kept only until the next client turn
         # the last few client messages, for the model (in memory only, never stored); older
         # windows live on in _model_scores, a running max, so cost per message stays flat
-        self._recent_client_texts: list[str] = []
+        self._recent_client_texts: list[tuple[int, str]] = []
+        self._retired_model_scores: dict[str, float] = {}
+        self._model_evidence: dict[str, Evidence] = {}  # where the model first raised a label
         self._evidence: dict[str, list[tuple[float, Evidence]]] = {}
         # hits whose required label is not flagged yet ("mn vriendje" before the
         # exploitation is told): accepted later in the conversation if it comes
@@ -209,13 +214,28 @@ class Conversation:
         self._pending.extend((h, evidence_of(h)) for h in pending)
         self._accept_pending()
         if self.analyzer.model is not None:
-            self._recent_client_texts = (self._recent_client_texts + [text])[-MODEL_WINDOW:]
-            window = self.analyzer.model.score_conversation(self._recent_client_texts)
-            self._model_scores = {label: max(p, self._model_scores.get(label, 0.0))
-                                  for label, p in window.items()}
+            self._score_with_model(index, text, redaction)
         result = self.result()
         new = [f for f in result.flags if f.label not in before]
         return Update(result, new)
+
+    def _score_with_model(self, index: int, text: str, redaction: Any) -> None:
+        model = self.analyzer.model
+        if len(self._recent_client_texts) == MODEL_WINDOW:  # the oldest message leaves the window
+            for label, p in self._model_scores.items():
+                self._retired_model_scores[label] = max(p, self._retired_model_scores.get(label, 0.0))
+        self._recent_client_texts = (self._recent_client_texts + [(index, text)])[-MODEL_WINDOW:]
+        current = model.score_conversation([t for _, t in self._recent_client_texts])
+        self._model_scores = {label: max(p, self._retired_model_scores.get(label, 0.0))
+                              for label, p in current.items()}
+        for label, p in current.items():
+            if p >= model_threshold(model, label, has_rule=False) and label not in self._model_evidence:
+                # the words that raised it: this message, redacted (a linear model has no span)
+                redaction = redaction or self.analyzer.redactor.redact(text)
+                snippet = redact_snippet(text, redaction, 0, min(len(text), MODEL_SNIPPET))
+                snippet += "…" if len(text) > MODEL_SNIPPET else ""
+                self._model_evidence[label] = Evidence(
+                    index, 0, len(text), snippet, model.name, "Het model herkent dit bericht")
 
     # --- text-free state, for a service that keeps conversations across restarts -------
     def to_state(self, max_evidence: int = 20) -> dict:
@@ -231,6 +251,8 @@ class Conversation:
             "roles": "".join("c" if r == "client" else "h" for r in self.roles),
             "evidence": evidence,
             "model_scores": {k: round(v, 4) for k, v in self._model_scores.items()},
+            "model_evidence": {label: [e.message, e.start, e.end, e.source]
+                               for label, e in self._model_evidence.items()},
             "seen": sorted(self._seen_concepts),
             "pending": [[h.label, h.rule, round(h.score, 4), e.message, e.start, e.end,
                          [list(slot) for slot in h.requires]] for h, e in self._pending],
@@ -246,6 +268,10 @@ class Conversation:
             label: [(score, Evidence(m, s, e, placeholder, src)) for score, m, s, e, src in items]
             for label, items in state.get("evidence", {}).items()}
         conv._model_scores = dict(state.get("model_scores", {}))
+        # scores of messages no longer in memory live on as the retired running max
+        conv._retired_model_scores = dict(conv._model_scores)
+        conv._model_evidence = {label: Evidence(m, s, e, placeholder, src)
+                                for label, (m, s, e, src) in state.get("model_evidence", {}).items()}
         conv._seen_concepts = frozenset(state.get("seen", ()))
         conv._pending = [
             (Hit(label, rule, "", 0, 0, start, end, score, requires=tuple(map(tuple, requires))),
@@ -321,6 +347,8 @@ class Conversation:
         flags = []
         for label, (score, raised_by) in fused.items():
             evidence = [e for _, e in sorted(self._evidence.get(label, []), key=lambda x: -x[0])]
+            if raised_by != "rules" and label in self._model_evidence:
+                evidence.append(self._model_evidence[label])
             flags.append(Flag(label, score, _dedupe(evidence), raised_by))
         labels = {f.label for f in flags}
         triage = self.analyzer.policy.triage(labels)
