@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 
@@ -92,23 +93,49 @@ def caching_rule_features():
         _RULE_CACHE = outer
 
 
+_LIVE_CACHE: OrderedDict[bytes, np.ndarray] = OrderedDict()  # outside training: bounded LRU
+_LIVE_CACHE_SIZE = 4096
+_LIVE_CACHE_LOCK = threading.Lock()
+
+
+def _rule_row(text: str, labels: Sequence[str], index: dict[str, int]) -> np.ndarray:
+    """Rule scores of one message, cached by a hash of its text (never the text)."""
+    key = hashlib.sha1(text.encode("utf-8")).digest() + len(labels).to_bytes(2, "big")
+    if _RULE_CACHE is not None:  # a training run: a plain dict, one thread
+        row = _RULE_CACHE.get(key)
+        if row is None:
+            row = _RULE_CACHE[key] = _score_row(text, labels, index)
+        return row
+    with _LIVE_CACHE_LOCK:
+        row = _LIVE_CACHE.get(key)
+        if row is not None:
+            _LIVE_CACHE.move_to_end(key)
+            return row
+    row = _score_row(text, labels, index)
+    with _LIVE_CACHE_LOCK:
+        _LIVE_CACHE[key] = row
+        if len(_LIVE_CACHE) > _LIVE_CACHE_SIZE:
+            _LIVE_CACHE.popitem(last=False)
+    return row
+
+
+def _score_row(text: str, labels: Sequence[str], index: dict[str, int]) -> np.ndarray:
+    row = np.zeros(len(labels))
+    for label, score in feature_analyzer().rule_scores(text).items():
+        if label in index:
+            row[index[label]] = score
+    return row
+
+
 def rule_score_matrix(texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
-    """(n, len(labels)) max rule score per label; cached by text hash within the process."""
-    analyzer = None
+    """(n, len(labels)) max rule score per label. A conversation history (messages joined by
+    HISTORY_SEPARATOR) scores as the max over its messages: each message's rules run once,
+    however often it is part of a growing history, in training and live alike."""
     out = np.zeros((len(texts), len(labels)), dtype=np.float64)
     index = {label: j for j, label in enumerate(labels)}
     for i, text in enumerate(texts):
-        key = hashlib.sha1(text.encode("utf-8")).digest() + len(labels).to_bytes(2, "big")
-        row = _RULE_CACHE.get(key) if _RULE_CACHE is not None else None
-        if row is None:
-            analyzer = analyzer or feature_analyzer()
-            row = np.zeros(len(labels))
-            for label, score in analyzer.rule_scores(text).items():
-                if label in index:
-                    row[index[label]] = score
-            if _RULE_CACHE is not None:
-                _RULE_CACHE[key] = row
-        out[i] = row
+        parts = [p for p in text.split(HISTORY_SEPARATOR) if p.strip()] or [text]
+        out[i] = np.max([_rule_row(p, labels, index) for p in parts], axis=0)
     return out
 
 
