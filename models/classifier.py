@@ -30,6 +30,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -117,6 +118,22 @@ def _rule_row(text: str, labels: Sequence[str], index: dict[str, int]) -> np.nda
         if len(_LIVE_CACHE) > _LIVE_CACHE_SIZE:
             _LIVE_CACHE.popitem(last=False)
     return row
+
+
+def remember_rule_scores(text: str, scores: dict[str, float], labels: Sequence[str]) -> None:
+    """Put a message's rule scores, already computed by the live pipeline (with the
+    conversation's context), into the live cache, so the model does not run the rules again."""
+    index = {label: j for j, label in enumerate(labels)}
+    row = np.zeros(len(labels))
+    for label, score in scores.items():
+        if label in index:
+            row[index[label]] = score
+    key = hashlib.sha1(text.encode("utf-8")).digest() + len(labels).to_bytes(2, "big")
+    with _LIVE_CACHE_LOCK:
+        _LIVE_CACHE[key] = row
+        _LIVE_CACHE.move_to_end(key)
+        if len(_LIVE_CACHE) > _LIVE_CACHE_SIZE:
+            _LIVE_CACHE.popitem(last=False)
 
 
 def _score_row(text: str, labels: Sequence[str], index: dict[str, int]) -> np.ndarray:
@@ -361,8 +378,18 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         return sp.hstack(parts, format="csr")
 
     def decision_function(self, X: Sequence[str]) -> np.ndarray:
-        F = self._features(list(X))
-        return np.asarray(F @ self.coef_.T) + self.intercept_
+        # our own feature matrices need no input validation: skipping it is most of the
+        # per-message cost of a live call (scikit-learn's config, scoped to this call)
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            F = self._features(list(X))
+        # F @ W with W (features x labels) contiguous: a sparse row times a dense matrix
+        return np.asarray(F @ self._coef_by_feature()) + self.intercept_
+
+    def _coef_by_feature(self) -> np.ndarray:
+        cached = self.__dict__.get("_coef_t")
+        if cached is None or cached.shape[0] != self.coef_.shape[1]:
+            cached = self.__dict__["_coef_t"] = np.ascontiguousarray(self.coef_.T)
+        return cached
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """(n, n_labels) calibrated probability per label (independent, not summing to 1)."""
@@ -377,6 +404,7 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         caches (called again right before every save)."""
         if hasattr(self, "oof_proba_"):
             del self.oof_proba_
+        self.__dict__.pop("_coef_t", None)  # a run-time copy of coef_.T
         for _, part in getattr(self, "features_", FeatureUnion([])).transformer_list:
             if hasattr(part, "_stop_words_id"):  # id() of a list, set again by every
                 del part._stop_words_id  # transform: a memory address, not reproducible
@@ -416,6 +444,10 @@ class SignaalModel:
         return (
             self.estimator.predict_proba(list(texts)) if texts else np.zeros((0, len(self.labels)))
         )
+
+    def remember_rule_scores(self, text: str, scores: dict[str, float]) -> None:
+        """The live pipeline's rule scores for a message: used as its rule features."""
+        remember_rule_scores(text, scores, self.labels)
 
     def score_conversation(self, client_texts: Sequence[str]) -> dict[str, float]:
         """Probability per label for the given client messages (the pipeline passes a window

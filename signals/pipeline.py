@@ -214,13 +214,18 @@ class Conversation:
         self._pending.extend((h, evidence_of(h)) for h in pending)
         self._accept_pending()
         if self.analyzer.model is not None:
-            self._score_with_model(index, text, redaction)
+            self._score_with_model(index, text, redaction, hits)
         result = self.result()
         new = [f for f in result.flags if f.label not in before]
         return Update(result, new)
 
-    def _score_with_model(self, index: int, text: str, redaction: Any) -> None:
+    def _score_with_model(self, index: int, text: str, redaction: Any, hits: list[Hit]) -> None:
         model = self.analyzer.model
+        if hasattr(model, "remember_rule_scores"):  # the rules ran already: reuse their scores
+            scores: dict[str, float] = {}
+            for h in hits:
+                scores[h.label] = max(scores.get(h.label, 0.0), h.score)
+            model.remember_rule_scores(text, scores)
         if len(self._recent_client_texts) == MODEL_WINDOW:  # the oldest message leaves the window
             for label, p in self._model_scores.items():
                 self._retired_model_scores[label] = max(p, self._retired_model_scores.get(label, 0.0))
