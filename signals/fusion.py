@@ -1,10 +1,13 @@
 """Fusion of the rule layer and the learned model into flags.
 
-Per label, with ``p`` the model's calibrated probability (conversation: running max over
-windows of recent client messages, each scored joined and by its last message; see
-models/classifier.py and signals/pipeline.py):
+Per label, with ``p`` the model's calibrated probability (conversation: the last
+MODEL_WINDOW client messages scored joined and by the last one; older messages count by a
+running max; see models/classifier.py and signals/pipeline.py):
 
-* model alone raises the flag when ``p >= model.thresholds[label]``. These fusion
+* model alone raises the flag when ``p >= max(model.thresholds[label], 0.5)``: with no rule
+  behind it the counselor sees no matched words, only the message, so the calibrated model
+  must find the label more likely than not (acute_danger is exempt: a miss costs more than
+  a glance). The evidence of such a flag is the redacted message that raised it. These fusion
   thresholds are chosen by the trainer on 3-fold cross-validation of the training corpus
   (grouped by template family) for F1 of the *fused* decision (rules OR model), see
   models/train.py. Where the rules already catch a label well, that search pushes the
