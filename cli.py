@@ -19,6 +19,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 out = Console()
 err = Console(stderr=True)
 PRIORITY_STYLE = {"urgent": "bold white on red", "high": "bold black on yellow", "normal": "green"}
+RAISED_BY = {"rules": "regels", "model": "model", "both": "regels + model"}
 
 
 class Format(str, Enum):
@@ -75,12 +76,12 @@ def _print_result(result: dict) -> None:
     table.add_column("Score", justify="right")
     table.add_column("Door")
     table.add_column("Woorden (geredigeerd)")
-    table.add_column("Regel")
+    table.add_column("Regel", overflow="fold")
     for flag in result["flags"]:
         evidence = flag["evidence"]
         words = " | ".join(e["text"] for e in evidence[:3]) or "—"
         rules = ", ".join(sorted({e["source"] for e in evidence[:3]})) or "—"
-        table.add_row(flag["name"], f"{flag['score']:.2f}", flag["raised_by"], words, rules)
+        table.add_row(flag["name"], f"{flag['score']:.2f}", RAISED_BY[flag["raised_by"]], words, rules)
     out.print(table)
     out.print("[dim]Signaal doet een suggestie; de hulpverlener beslist.[/dim]")
 

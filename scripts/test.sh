@@ -7,4 +7,5 @@ for extra in .ci/postgres.sh .ci/browser.sh; do
   # optional system pieces (PostgreSQL server, Chromium); their tests skip only if these fail
   [ -f "$extra" ] && { bash "$extra" || echo "warning: $extra failed"; }
 done
+.venv/bin/ruff check .   # lint (config in pyproject.toml)
 .venv/bin/python -m pytest -q "$@"

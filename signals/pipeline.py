@@ -352,7 +352,7 @@ class Conversation:
         flags = []
         for label, (score, raised_by) in fused.items():
             evidence = [e for _, e in sorted(self._evidence.get(label, []), key=lambda x: -x[0])]
-            if raised_by != "rules" and label in self._model_evidence:
+            if raised_by == "model" and label in self._model_evidence:  # rules explain "both"
                 evidence.append(self._model_evidence[label])
             flags.append(Flag(label, score, _dedupe(evidence), raised_by))
         labels = {f.label for f in flags}
@@ -362,13 +362,12 @@ class Conversation:
 
 
 def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
-    seen, out = set(), []
+    """Best first; a span that overlaps one already kept in the same message adds nothing."""
+    kept: list[Evidence] = []
     for e in evidence:
-        key = (e.message, e.start, e.end)
-        if key not in seen:
-            seen.add(key)
-            out.append(e)
-    return out[:5]
+        if not any(k.message == e.message and k.start < e.end and e.start < k.end for k in kept):
+            kept.append(e)
+    return kept[:5]
 
 
 def _apply_requires(hits: list[Hit], context: set[str]) -> list[Hit]:
