@@ -28,6 +28,38 @@ FORMAT = "signaal-model/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 MODEL_FILE = "model.joblib"
+# Models that ship with (or were trained into) the package folder are trusted like the
+# code itself; any other folder must be signed, or trained on this machine (the trainer
+# records its manifest's hash here: hashes only, never text).
+PACKAGE_MODELS_DIR = Path(__file__).resolve().parent
+TRUST_FILE_ENV = "SIGNAAL_TRUST_FILE"
+
+
+def trust_file() -> Path:
+    default = Path.home() / ".local" / "share" / "signaal" / "trusted-models.json"
+    return Path(os.environ.get(TRUST_FILE_ENV) or default)
+
+
+def record_trusted(manifest_bytes: bytes) -> None:
+    """Remember a manifest this machine wrote, so its model may be loaded without a key."""
+    path = trust_file()
+    try:
+        known = set(json.loads(path.read_text("utf-8"))) if path.is_file() else set()
+    except (ValueError, OSError):
+        known = set()
+    known.add(sha256_bytes(manifest_bytes))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(sorted(known)), encoding="utf-8")
+    tmp.replace(path)
+
+
+def is_trusted(manifest_bytes: bytes) -> bool:
+    path = trust_file()
+    try:
+        return path.is_file() and sha256_bytes(manifest_bytes) in set(json.loads(path.read_text("utf-8")))
+    except (ValueError, OSError):
+        return False
 KEY_ENV = "SIGNAAL_MODEL_KEY"
 
 
@@ -176,6 +208,7 @@ def save_artifact(
     }
     manifest_bytes = canonical_json(manifest)
     (folder / MANIFEST).write_bytes(manifest_bytes)
+    record_trusted(manifest_bytes)
     sig = folder / SIGNATURE
     if key:
         sig.write_text(sign(manifest_bytes, key) + "\n", encoding="ascii")
@@ -257,14 +290,29 @@ def sign_artifact(folder: str | Path, key: bytes) -> None:
 
 
 def load_artifact(folder: str | Path, key: bytes | None = None):
-    """Verify, then unpickle; returns a ``SignaalModel``."""
+    """Verify, then unpickle; returns a ``SignaalModel``.
+
+    Unpickling can run code, so the model must also be trusted: signed with the operator's
+    key, in the package's models folder, or written by a trainer on this machine. The model
+    file is read once; the bytes that were hashed are the bytes that are unpickled."""
     import joblib
 
     from signaal.models.classifier import SignaalClassifier, SignaalModel
 
     folder = Path(folder)
+    if key is None:
+        key = read_key()
     manifest = verify_artifact(folder, key)
-    estimator = joblib.load(folder / MODEL_FILE)
+    inside_package = PACKAGE_MODELS_DIR in folder.resolve().parents
+    # the trust store holds hashes of manifests as the trainer wrote them (canonical JSON)
+    if not (key or inside_package or is_trusted(canonical_json(manifest))):
+        raise ArtifactError(
+            f"{folder}: an unsigned model from elsewhere; refusing to unpickle it. Train it on "
+            "this machine, or sign it (`signaal models sign`) and set SIGNAAL_MODEL_KEY")
+    data = (folder / MODEL_FILE).read_bytes()
+    if sha256_bytes(data) != manifest["files"][MODEL_FILE]["sha256"]:
+        raise ArtifactError(f"{folder}: changed while loading; refusing to load")
+    estimator = joblib.load(io.BytesIO(data))
     if not isinstance(estimator, SignaalClassifier):
         raise ArtifactError(f"{folder / MODEL_FILE}: not a SignaalClassifier")
     return SignaalModel(estimator, manifest, str(folder))

@@ -1,9 +1,13 @@
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# models trained by the tests are recorded in a throwaway trust store, not the user's
+os.environ.setdefault("SIGNAAL_TRUST_FILE", str(Path(tempfile.mkdtemp(prefix="signaal-trust-")) / "trusted.json"))
 DEV = REPO.parent / "shared" / "eval" / "dev"
 
 

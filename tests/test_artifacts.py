@@ -237,3 +237,29 @@ def test_reproducible_across_processes(trained, tmp_path):
                        capture_output=True, timeout=300)
     for name in ("model.joblib", "manifest.json", "card.md", "card.json"):
         assert (tmp_path / "p1" / name).read_bytes() == (tmp_path / "p2" / name).read_bytes(), name
+
+
+def test_unsigned_model_from_elsewhere_is_refused_before_unpickling(trained, tmp_path, monkeypatch):
+    """A folder whose manifest matches its files but that was neither signed, shipped nor
+    trained on this machine could hold any pickle: refused without unpickling."""
+    folder = copy_model(trained, tmp_path)
+    monkeypatch.setenv("SIGNAAL_TRUST_FILE", str(tmp_path / "empty-trust.json"))
+    monkeypatch.delenv("SIGNAAL_MODEL_KEY", raising=False)
+    forbid_unpickling(monkeypatch)
+    with pytest.raises(ArtifactError, match="unsigned model from elsewhere"):
+        load_artifact(folder)
+
+
+def test_self_consistent_manifest_for_a_foreign_pickle_is_refused(trained, tmp_path, monkeypatch):
+    import pickle
+
+    folder = copy_model(trained, tmp_path)
+    payload = pickle.dumps({"not": "a model"})
+    (folder / "model.joblib").write_bytes(payload)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["model.joblib"] = {"sha256": artifacts.sha256_bytes(payload), "bytes": len(payload)}
+    (folder / "manifest.json").write_bytes(artifacts.canonical_json(manifest))
+    monkeypatch.delenv("SIGNAAL_MODEL_KEY", raising=False)
+    forbid_unpickling(monkeypatch)
+    with pytest.raises(ArtifactError, match="unsigned model from elsewhere"):
+        load_artifact(folder)
