@@ -239,7 +239,6 @@ def compare(
     interval and p-value, and McNemar's test on whole items."""
     from signaal.models.classifier import feature_analyzer
     from signaal.models.metrics import mcnemar, paired_bootstrap, scores_with_intervals, to_matrix
-    from signaal.models.train import _null_redactor
     from signaal.signals.io import LineError, read_jsonl
     from signaal.signals.labels import LABEL_IDS
     from signaal.signals.pipeline import Analyzer
@@ -250,7 +249,6 @@ def compare(
     analyzer = Analyzer(
         nlp=base.nlp,
         policy=base.policy,
-        redactor=_null_redactor(),
         pipeline_info=base.pipeline_info,
     )
     report = {}

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -129,6 +130,26 @@ def generated_records(
         "n_conversations": len(convs),
     }
     return list(msgs) + list(convs), [source]
+
+
+_IDENTIFIER_LIKE = re.compile(r"\d{6,}|@|\b[a-z]{2}\d{2}[a-z]{4}\d{6,}")
+
+
+def refuse_identifying_vocabulary(estimator) -> None:
+    """Last check before saving: no vocabulary term may look like a phone number, account,
+    e-mail or handle (the text was redacted; this catches what redaction missed)."""
+    for _, part in estimator.features_.transformer_list:
+        vocabulary = getattr(part, "vocabulary_", None) or {}
+        bad = sum(1 for term in vocabulary if _IDENTIFIER_LIKE.search(term))
+        if bad:
+            raise ValueError(f"{bad} vocabulary term(s) look like identifiers; refusing to save the model")
+
+
+def redact_for_model(text: str) -> str:
+    """Text as the model sees it, in training and live: identifiers become placeholders."""
+    from signaal.signals.redact import get_redactor
+
+    return get_redactor().redact(text).text
 
 
 def client_text(record: dict) -> str:
@@ -293,7 +314,6 @@ def evaluate_files(
         nlp=base.nlp,
         policy=policy,
         model=None,
-        redactor=_null_redactor(),
         pipeline_info=base.pipeline_info,
     )
     report = {}
@@ -320,20 +340,6 @@ def evaluate_files(
         report[entry["file"]] = entry
     analyzer.model = None
     return report
-
-
-class _NullRedaction:
-    spans: list = []
-
-
-class _NullRedactorImpl:
-    def redact(self, text):
-        return _NullRedaction()
-
-
-def _null_redactor():
-    """Evaluation needs labels, not snippets: skip loading the redactor's lexicons."""
-    return _NullRedactorImpl()
 
 
 def _triage(gold: np.ndarray, priorities: list[str], policy: Policy) -> dict:
@@ -407,7 +413,9 @@ def _train(config: TrainConfig, progress: Progress | None = None) -> TrainResult
     records = [r for r in records if "labels" in r]
     if not records:
         raise ValueError("no labelled records to train on")
-    texts = [client_text(r) for r in records]
+    # the model learns from redacted text only: its vocabularies are saved in the artifact,
+    # and a trainer's own transcripts may still hold names, numbers or handles
+    texts = [redact_for_model(client_text(r)) for r in records]
     Y = to_matrix([set(r["labels"]) for r in records])
     t_data = time.perf_counter()
     say("rule features", 0.15)
@@ -471,6 +479,7 @@ def _train(config: TrainConfig, progress: Progress | None = None) -> TrainResult
     report = {"cv": cv, "evaluation": evaluation}
     say("card and artifact", 0.95)
     card_md, card_json = build_cards(manifest, report)
+    refuse_identifying_vocabulary(estimator)
     manifest = save_artifact(
         config.out,
         estimator,

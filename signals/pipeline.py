@@ -221,22 +221,24 @@ class Conversation:
 
     def _score_with_model(self, index: int, text: str, redaction: Any, hits: list[Hit]) -> None:
         model = self.analyzer.model
+        # the model sees redacted text, as in training (and only that is kept in memory)
+        redaction = redaction or self.analyzer.redactor.redact(text)
+        model_text = redaction.text
         if hasattr(model, "remember_rule_scores"):  # the rules ran already: reuse their scores
             scores: dict[str, float] = {}
             for h in hits:
                 scores[h.label] = max(scores.get(h.label, 0.0), h.score)
-            model.remember_rule_scores(text, scores)
+            model.remember_rule_scores(model_text, scores)
         if len(self._recent_client_texts) == MODEL_WINDOW:  # the oldest message leaves the window
             for label, p in self._model_scores.items():
                 self._retired_model_scores[label] = max(p, self._retired_model_scores.get(label, 0.0))
-        self._recent_client_texts = (self._recent_client_texts + [(index, text)])[-MODEL_WINDOW:]
+        self._recent_client_texts = (self._recent_client_texts + [(index, model_text)])[-MODEL_WINDOW:]
         current = model.score_conversation([t for _, t in self._recent_client_texts])
         self._model_scores = {label: max(p, self._retired_model_scores.get(label, 0.0))
                               for label, p in current.items()}
         for label, p in current.items():
             if p >= model_threshold(model, label, has_rule=False) and label not in self._model_evidence:
                 # the words that raised it: this message, redacted (a linear model has no span)
-                redaction = redaction or self.analyzer.redactor.redact(text)
                 snippet = redact_snippet(text, redaction, 0, min(len(text), MODEL_SNIPPET))
                 snippet += "…" if len(text) > MODEL_SNIPPET else ""
                 self._model_evidence[label] = Evidence(

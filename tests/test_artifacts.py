@@ -263,3 +263,24 @@ def test_self_consistent_manifest_for_a_foreign_pickle_is_refused(trained, tmp_p
     forbid_unpickling(monkeypatch)
     with pytest.raises(ArtifactError, match="unsigned model from elsewhere"):
         load_artifact(folder)
+
+
+def test_trainer_identifiers_never_reach_the_artifact(tmp_path):
+    """A trainer's own transcripts may hold identifiers: the model learns from redacted
+    text, so none of them is in the saved vocabularies."""
+    import joblib
+
+    rows = []
+    for i in range(40):
+        rows.append({"id": f"a{i}", "labels": ["sexual_exploitation"],
+                     "text": "Zwanette van den Broek bel 0612345678 mail zwanette.prive@example.nl "
+                             "IBAN NL91ABNA0417164300, hij stuurt mij naar mannen"})
+        rows.append({"id": f"b{i}", "labels": [], "text": f"hoe laat zijn jullie open vandaag {i}"})
+    data = tmp_path / "train.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    train(TrainConfig(out=tmp_path / "m", data=[data], seed=1, reproducible=True))
+    estimator = joblib.load(tmp_path / "m" / "model.joblib")
+    terms = " ".join(t for _, part in estimator.features_.transformer_list
+                     for t in getattr(part, "vocabulary_", {}))
+    for secret in ("0612345678", "zwanette", "nl91abna", "prive", "example"):
+        assert secret not in terms, secret
