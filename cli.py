@@ -6,12 +6,15 @@ import json
 import logging
 import sys
 import warnings
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 # pretty_exceptions_show_locals=False: a crash must never print local variables (chat text)
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
@@ -81,14 +84,14 @@ def _print_result(result: dict) -> None:
         evidence = flag["evidence"]
         words = " | ".join(e["text"] for e in evidence[:3]) or "—"
         rules = ", ".join(sorted({e["source"] for e in evidence[:3]})) or "—"
-        table.add_row(flag["name"], f"{flag['score']:.2f}", RAISED_BY[flag["raised_by"]], words, rules)
+        table.add_row(flag["name"], f"{flag['score']:.2f}", RAISED_BY[flag["raised_by"]], Text(words), Text(rules))
     out.print(table)
     out.print("[dim]Signaal doet een suggestie; de hulpverlener beslist.[/dim]")
 
 
 @app.command()
 def analyze(
-    text: str | None = typer.Argument(None, help="Eén bericht om te analyseren."),
+    text: str | None = typer.Argument(None, help="Eén bericht om te analyseren; '-' leest het van stdin (komt niet in de shell-geschiedenis)."),
     input: Path | None = typer.Option(None, "--input", "-i", help="JSONL met berichten/gesprekken."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Schrijf resultaten (JSONL) hierheen."),
     format: Format = typer.Option(None, "--format", "-f", help="table, json of jsonl."),
@@ -101,6 +104,8 @@ def analyze(
         raise typer.Exit(2)
     analyzer = _analyzer(model, policy)
     if text is not None:
+        if text == "-":
+            text = sys.stdin.read()
         result = analyzer.analyze(text).to_dict()
         fmt = format or Format.table
         if fmt is Format.table:
@@ -112,25 +117,37 @@ def analyze(
     raise typer.Exit(_analyze_file(analyzer, input, output, format or Format.jsonl))
 
 
+@contextmanager
+def _sink(output: Path | None, input_path: Path):
+    """Standard output, or the output file written atomically (never over the input)."""
+    from signaal.signals.io import output_file
+
+    if output is None:
+        yield sys.stdout
+        return
+    with output_file(output, input_path) as handle:
+        yield handle
+
+
 def _analyze_file(analyzer, path: Path, output: Path | None, fmt: Format) -> int:
     from rich.progress import Progress
 
     from signaal.signals.io import LineError, read_jsonl
 
     if not path.is_file():
-        err.print(f"[red]error:[/red] no such file: {path}")
+        err.print(f"[red]error:[/red] no such file: {escape(str(path))}")
         return 2
-    sink = output.open("w", encoding="utf-8") if output else sys.stdout
     errors = 0
     results = []
     total = sum(1 for _ in path.open("rb"))
     try:
-        with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
+        with _sink(output, path) as sink, Progress(console=err, transient=True,
+                                                   disable=not err.is_terminal) as progress:
             task = progress.add_task("analyseren", total=total)
             for number, record in read_jsonl(path):
                 if isinstance(record, LineError):
                     errors += 1
-                    err.print(f"[red]error:[/red] {record}")
+                    err.print(f"[red]error:[/red] {escape(str(record))}")
                     result = {"id": None, "line": number, "error": record.problem,
                               "labels": [], "priority": None, "flags": []}
                 else:
@@ -140,9 +157,9 @@ def _analyze_file(analyzer, path: Path, output: Path | None, fmt: Format) -> int
                 else:
                     sink.write(json.dumps(result, ensure_ascii=False) + "\n")
                 progress.advance(task)
-    finally:
-        if output:
-            sink.close()
+    except ValueError as exc:  # output is the input, or its folder is missing
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
     for result in results:
         out.rule(str(result.get("id")))
         _print_result(result) if result.get("priority") else out.print(f"fout: {result['error']}")
@@ -176,11 +193,11 @@ def evaluate(
         for number, record in read_jsonl(path):
             if isinstance(record, LineError) or not isinstance(record.get("labels"), list):
                 problem = record if isinstance(record, LineError) else f"{path}:{number}: no 'labels' list"
-                err.print(f"[red]error:[/red] {problem}")
+                err.print(f"[red]error:[/red] {escape(str(problem))}")
                 raise typer.Exit(2)
             unknown = validate_labels(record["labels"])
             if unknown:
-                err.print(f"[red]error:[/red] {path}:{number}: unknown labels {unknown}")
+                err.print(f"[red]error:[/red] {escape(f'{path}:{number}')}: {len(unknown)} unknown label(s)")
                 raise typer.Exit(2)
             result = analyzer.analyze_record(record)
             gold.append(set(record["labels"]))
@@ -227,30 +244,31 @@ def _print_evaluation(path: Path, figures: dict) -> None:
 
 @app.command()
 def redact(
-    text: str | None = typer.Argument(None, help="Tekst om te anonimiseren."),
+    text: str | None = typer.Argument(None, help="Tekst om te anonimiseren; '-' leest van stdin."),
     input: Path | None = typer.Option(None, "--input", "-i", help="JSONL met berichten/gesprekken."),
     output: Path | None = typer.Option(None, "--output", "-o", help="JSONL met {id, text} geanonimiseerd."),
 ) -> None:
     """Replace identifiers by placeholders ([NAAM], [TELEFOON], ...); bad lines become error records."""
+    from signaal.signals.io import clean_text
     from signaal.signals.redact import redact_records, redact_text
 
     if (text is None) == (input is None):
         err.print("[red]error:[/red] give a text or --input FILE (not both)")
         raise typer.Exit(2)
     if text is not None:
-        print(redact_text(text))
+        print(redact_text(clean_text(sys.stdin.read() if text == "-" else text)))
         return
     if not input.is_file():
-        err.print(f"[red]error:[/red] no such file: {input}")
+        err.print(f"[red]error:[/red] no such file: {escape(str(input))}")
         raise typer.Exit(2)
-    sink = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
-        _, errors = redact_records(
-            input, lambda obj: sink.write(json.dumps(obj, ensure_ascii=False) + "\n"),
-            on_error=lambda e: err.print(f"[red]error:[/red] {e}"))
-    finally:
-        if output:
-            sink.close()
+        with _sink(output, input) as sink:
+            _, errors = redact_records(
+                input, lambda obj: sink.write(json.dumps(obj, ensure_ascii=False) + "\n"),
+                on_error=lambda e: err.print(f"[red]error:[/red] {escape(str(e))}"))
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
     if errors:
         err.print(f"{errors} regel(s) konden niet worden gelezen; zie de error-objecten in de uitvoer.")
         raise typer.Exit(1)

@@ -4,9 +4,14 @@ a record or an error that names the file and line (never the line's content)."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 MAX_LINE_BYTES = 1_000_000
 
@@ -44,17 +49,46 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict | LineError]]:
             except json.JSONDecodeError as exc:
                 yield number, LineError(str(path), number, f"not valid JSON ({exc.msg}, column {exc.colno})")
                 continue
+            except RecursionError:
+                yield number, LineError(str(path), number, "JSON nested too deeply")
+                continue
+            except ValueError:  # e.g. an integer with more digits than Python converts
+                yield number, LineError(str(path), number, "JSON value out of range")
+                continue
             problem = record_problem(record)
             if problem:
                 yield number, LineError(str(path), number, problem)
             else:
-                yield number, record
+                yield number, _clean_record(record)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Replace lone surrogates (invalid Unicode, e.g. from a broken client or a non-UTF-8
+    command line) by U+FFFD: same length, so offsets stay valid, and safe to encode."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def _clean_record(record: dict) -> dict:
+    if "messages" in record:
+        for message in record["messages"]:
+            message["text"] = clean_text(message["text"])
+    else:
+        record["text"] = clean_text(record["text"])
+    return record
 
 
 def record_problem(record: object) -> str | None:
     """What is wrong with a message/conversation object, or None."""
     if not isinstance(record, dict):
         return "not a JSON object"
+    rid = record.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, (str, int))):
+        return "'id' is not a string or whole number"
+    if isinstance(rid, str) and _SURROGATE.search(rid):
+        return "'id' is not valid Unicode"
     if "messages" in record:
         messages = record["messages"]
         if not isinstance(messages, list):
@@ -68,3 +102,22 @@ def record_problem(record: object) -> str | None:
     if not isinstance(record.get("text"), str):
         return "no 'text' string and no 'messages' list"
     return None
+
+
+@contextmanager
+def output_file(path: Path, input_path: Path | None = None) -> Iterator[IO[str]]:
+    """Write `path` atomically: into a temporary file beside it, renamed at the end, so a
+    failed run never leaves half a file and never destroys the input it reads."""
+    path = Path(path)
+    if input_path is not None and path.exists() and path.resolve() == Path(input_path).resolve():
+        raise ValueError(f"{path} is also the input; write the output to another file")
+    if not path.parent.is_dir():
+        raise ValueError(f"no such folder: {path.parent}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -22,6 +22,7 @@ import signaal.signals.ongoing  # noqa: F401
 from signaal.signals.concepts import ConceptTagger
 from signaal.signals.detectors import DETECTORS, Detector, Hit
 from signaal.signals.fusion import fuse, model_threshold
+from signaal.signals.io import clean_text
 from signaal.signals.language import PipelineInfo, build_nlp
 from signaal.signals.policy import Policy
 from signaal.signals.qualifiers import Qualifiers, counts
@@ -193,6 +194,7 @@ class Conversation:
         self._model_scores: dict[str, float] = {}
 
     def add(self, role: str, text: str) -> Update:
+        text = clean_text(text if isinstance(text, str) else "")
         index = len(self.roles)
         role = role if role in ("client", "counselor") else "client"
         self.roles.append(role)

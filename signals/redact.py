@@ -249,8 +249,10 @@ class Redactor:
             text = "" if text is None else str(text)
         try:
             spans = self.find(text)
-        except Exception:  # a detector bug must not leak text: mask everything instead
-            log.exception("redactor failed on a message of %d chars; masking it whole", len(text))
+        except Exception as exc:  # a detector bug must not leak text: mask everything instead
+            # the exception's message could quote text: log its type only
+            log.error("redactor failed (%s) on a message of %d chars; masking it whole",
+                      type(exc).__name__, len(text))
             spans = [RedactedSpan(0, len(text), "person", "[NAAM]", "fallback.error", 0.0)] \
                 if text else []
         return Redaction(_apply(text, spans, 0, len(text)), spans)

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from signaal.cli import app
@@ -117,3 +118,54 @@ def test_crash_traceback_never_shows_locals():
     from signaal.cli import app as cli_app
 
     assert cli_app.pretty_exceptions_show_locals is False
+
+
+@pytest.mark.parametrize("command", ["analyze", "redact"])
+def test_output_may_not_be_the_input(tmp_path, command):
+    src = tmp_path / "same.jsonl"
+    original = b'{"id": "a", "text": "mn moeder regelt mannen voor mij"}\n'
+    src.write_bytes(original)
+    args = [command, "--input", str(src), "--output", str(src)] + (["--model", "rules"] if command == "analyze" else [])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "also the input" in result.output
+    assert src.read_bytes() == original
+
+
+@pytest.mark.parametrize("command", ["analyze", "redact"])
+def test_hostile_lines_become_error_records_and_later_lines_survive(tmp_path, command):
+    src = tmp_path / "odd.jsonl"
+    lines = [
+        '{"a":' * 100_000,                                   # nested too deeply
+        '{"id": "n", "text": "x", "n": ' + "9" * 5000 + "}",  # integer too long to convert
+        json.dumps({"id": "s", "text": "ik ben 14 \ud800 help"}),  # lone surrogate (escaped)
+        json.dumps({"id": ["not", "an", "id"], "text": "hoi"}),
+        json.dumps({"id": "last", "text": "mn stiefvader regelt mannen voor mij"}),
+    ]
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    dst = tmp_path / "out.jsonl"
+    args = [command, "--input", str(src), "--output", str(dst)] + (["--model", "rules"] if command == "analyze" else [])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    rows = [json.loads(line) for line in dst.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 5 and rows[-1]["id"] == "last"
+    assert rows[0]["error"] == "JSON nested too deeply"
+    assert rows[1]["error"] == "JSON value out of range"
+    assert rows[2]["id"] == "s" and "error" not in rows[2]
+    assert "not a string" in rows[3]["error"]
+
+
+def test_missing_output_folder_and_markup_in_paths_are_clear_errors(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "hoi"}\n')
+    result = runner.invoke(app, ["analyze", "--model", "rules", "--input", str(src),
+                                 "--output", str(tmp_path / "nope" / "out.jsonl")])
+    assert result.exit_code == 2 and "no such folder" in result.output
+    result = runner.invoke(app, ["analyze", "--model", "rules", "--input", str(tmp_path / "x[/].jsonl")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_text_from_stdin_keeps_it_out_of_the_shell_history():
+    result = runner.invoke(app, ["analyze", "--model", "rules", "--format", "jsonl", "-"],
+                           input="ik ben 14 en mijn stiefvader regelt mannen voor mij")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout.strip().splitlines()[-1])["priority"] == "urgent"

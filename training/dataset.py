@@ -187,6 +187,12 @@ def load_jsonl_dataset(path: str | Path, *, require_labels: bool = True) -> tupl
         except json.JSONDecodeError as exc:  # position only: the message quotes no content
             problems.append((number, f"not valid JSON (column {exc.colno})"))
             continue
+        except RecursionError:
+            problems.append((number, "JSON nested too deeply"))
+            continue
+        except ValueError:  # an integer with more digits than Python converts
+            problems.append((number, "JSON value out of range"))
+            continue
         line_problems = _check_record(obj, require_labels)
         if not line_problems:
             key = obj["id"]
