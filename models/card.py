@@ -204,7 +204,7 @@ def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
             )
         else:
             md.append(
-                f"- `{src['file']}` ({src['records']} records, sha256 `{src['sha256'][:16]}…`)."
+                f"- A trainer's file ({src['records']} records, sha256 `{src['sha256'][:16]}…`)."
             )
     md.append(
         f"- Fingerprint: sha256 `{data['sha256']}` over the sorted normalised records; "

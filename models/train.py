@@ -93,9 +93,8 @@ def load_records(paths: list[Path]) -> tuple[list[dict], list[dict]]:
     for path in paths:
         recs = _read_labelled(Path(path))
         records.extend(recs)
-        sources.append(
-            {"file": Path(path).name, "sha256": _file_sha(Path(path)), "records": len(recs)}
-        )
+        # the file's hash identifies it; its name is not recorded (names can identify people)
+        sources.append({"sha256": _file_sha(Path(path)), "records": len(recs)})
     return records, sources
 
 
