@@ -100,6 +100,8 @@ def _sse(event: str, data: dict | None, event_id: int | None = None) -> bytes:
 # --- the service ---------------------------------------------------------------------------
 
 class Service:
+    model_worker: Any = None  # service.model_worker.ModelWorker when the model runs apart
+
     def __init__(self, settings: Settings, analyzer: Any, store: Any):
         from signaal.signals.pseudonym import Pseudonymizer
 
@@ -167,7 +169,13 @@ class Service:
                 conv = live.conversation
                 index = len(conv.roles)
                 try:
-                    update = conv.add(role, text)
+                    if self.model_worker is None:
+                        update = conv.add(role, text)
+                    else:  # the model scores in the other process while we serve others
+                        step = conv.begin(role, text)
+                        if step.model_input is not None:
+                            step.model_scores = await self.model_worker.score(*step.model_input)
+                        update = conv.finish(step)
                 except Exception:
                     self.live.drop(pseudonym)  # half-updated: rebuild from the store next time
                     raise
@@ -391,6 +399,10 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
         await asyncio.to_thread(lambda: an.conversation(None).add("client", "hallo, ik ben 15"))
         st = store if store is not None else await asyncio.to_thread(open_store, settings)
         service = Service(settings, an, st)
+        if settings.model_process and getattr(an.model, "path", None):
+            from signaal.service.model_worker import ModelWorker
+
+            service.model_worker = await asyncio.to_thread(ModelWorker, an.model)
         app.state.service = service
         # the analyzer's lexicons and pipeline are ~150k long-lived objects: a full GC pass
         # over them stalls every request for a few hundred ms; keep them out of collection
@@ -404,6 +416,8 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
             yield
         finally:
             purger.cancel()
+            if service.model_worker is not None:
+                service.model_worker.close()
             await asyncio.to_thread(service.close)
             gc.unfreeze()
             if settings.ephemeral_data_dir and settings.data_dir:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
 import sys
@@ -29,6 +30,9 @@ def serve(
         "full", "--sqlite-sync",
         help="full: een bevestigd bericht overleeft ook stroomuitval; normal: overleeft een crash of SIGKILL van de dienst, niet van de machine."),
     model: str | None = typer.Option(None, "--model", help="Modelnaam; 'rules' voor alleen regels."),
+    model_process: bool = typer.Option(
+        True, "--model-process/--no-model-process",
+        help="Het model in een tweede proces laten rekenen (benut een tweede kern)."),
     demo: bool = typer.Option(False, "--demo", help="Tijdelijke sleutel, tokens en database; print een eenmalige link."),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
@@ -68,6 +72,7 @@ def serve(
                         retention_days_state=retention_days_state,
                         audit_retention_days=audit_retention_days, model=model, demo=demo,
                         sqlite_synchronous=sqlite_sync.upper(),
+                        model_process=model_process and (os.cpu_count() or 1) > 1,
                         ephemeral_data_dir=temp_dir is not None)
     if demo:
         _print_demo(host, port, token_map, tokens is not None)

@@ -30,6 +30,7 @@ class Settings:
     purge_interval_seconds: float = 3_600.0
     sqlite_synchronous: str = "FULL"  # every acknowledged message survives a crash or power loss
     model: str | None = None  # model name for the analyzer (None: the default; "rules": none)
+    model_process: bool = False  # score the model in a second process (uses a second core)
     demo: bool = False
     ephemeral_data_dir: bool = False  # demo: remove data_dir when the service stops
 

@@ -172,6 +172,26 @@ class Update:
     new_flags: list[Flag]
 
 
+@dataclass
+class Step:
+    """One message between `Conversation.begin` and `finish` (transient, in memory only)."""
+
+    index: int
+    text: str
+    labels_before: set[str]
+    redaction: Any = None
+    model_input: tuple[list[str], list[dict]] | None = None
+    model_scores: dict[str, float] | None = None
+
+
+def score_window(model: Any, texts: list[str], rule_scores: list[dict]) -> dict[str, float]:
+    """The model's scores for a window of redacted client messages with their rule scores."""
+    if hasattr(model, "remember_rule_scores"):  # the rules ran already: reuse their scores
+        for text, scores in zip(texts, rule_scores, strict=True):
+            model.remember_rule_scores(text, scores)
+    return model.score_conversation(texts)
+
+
 class Conversation:
     """A conversation fed message by message (role + text); keeps no text, only what
     was flagged (labels, scores, offsets, redacted snippets)."""
@@ -183,7 +203,7 @@ class Conversation:
         self._previous_counselor: str | None = None  # kept only until the next client turn
         # the last few client messages, for the model (in memory only, never stored); older
         # windows live on in _model_scores, a running max, so cost per message stays flat
-        self._recent_client_texts: list[tuple[int, str]] = []
+        self._recent_client_texts: list[tuple[str, dict[str, float]]] = []
         self._retired_model_scores: dict[str, float] = {}
         self._model_evidence: dict[str, Evidence] = {}  # where the model first raised a label
         self._evidence: dict[str, list[tuple[float, Evidence]]] = {}
@@ -194,21 +214,31 @@ class Conversation:
         self._model_scores: dict[str, float] = {}
 
     def add(self, role: str, text: str) -> Update:
+        """Analyse the next message and return the conversation so far plus its new flags."""
+        step = self.begin(role, text)
+        if step.model_input is not None:
+            step.model_scores = score_window(self.analyzer.model, *step.model_input)
+        return self.finish(step)
+
+    def begin(self, role: str, text: str) -> Step:
+        """The rule layer's part of `add`; the model's part (`step.model_input`, redacted text
+        and rule scores only) may run elsewhere, e.g. in a worker process, before `finish`."""
         text = clean_text(text if isinstance(text, str) else "")
         index = len(self.roles)
         role = role if role in ("client", "counselor") else "client"
         self.roles.append(role)
-        before = set(self._evidence)
+        step = Step(index, text, set(self._evidence))
         if role == "counselor":
             self._previous_counselor = text
-            return Update(self.result(), [])
+            return step
         question, self._previous_counselor = self._previous_counselor, None
         hits, pending = self._client_hits(text, question)
-        # redaction is only needed for evidence snippets: skip it when nothing was found
-        redaction = self.analyzer.redactor.redact(text) if hits or pending else None
+        # redaction is needed for evidence snippets and for the model's input
+        needs_redaction = hits or pending or self.analyzer.model is not None
+        step.redaction = self.analyzer.redactor.redact(text) if needs_redaction else None
 
         def evidence_of(h: Hit) -> Evidence:
-            snippet = redact_snippet(text, redaction, h.start_char, h.end_char)
+            snippet = redact_snippet(text, step.redaction, h.start_char, h.end_char)
             return Evidence(index, h.start_char, h.end_char, snippet, h.rule, h.explain)
 
         for h in hits:
@@ -216,35 +246,40 @@ class Conversation:
         self._pending.extend((h, evidence_of(h)) for h in pending)
         self._accept_pending()
         if self.analyzer.model is not None:
-            self._score_with_model(index, text, redaction, hits)
+            step.model_input = self._model_window(index, step.redaction.text, hits)
+        return step
+
+    def finish(self, step: Step) -> Update:
+        if step.model_scores is not None:
+            self._apply_model_scores(step)
         result = self.result()
-        new = [f for f in result.flags if f.label not in before]
+        new = [f for f in result.flags if f.label not in step.labels_before]
         return Update(result, new)
 
-    def _score_with_model(self, index: int, text: str, redaction: Any, hits: list[Hit]) -> None:
-        model = self.analyzer.model
-        # the model sees redacted text, as in training (and only that is kept in memory)
-        redaction = redaction or self.analyzer.redactor.redact(text)
-        model_text = redaction.text
-        if hasattr(model, "remember_rule_scores"):  # the rules ran already: reuse their scores
-            scores: dict[str, float] = {}
-            for h in hits:
-                scores[h.label] = max(scores.get(h.label, 0.0), h.score)
-            model.remember_rule_scores(model_text, scores)
+    def _model_window(self, index: int, model_text: str, hits: list[Hit]) -> tuple[list[str], list[dict]]:
+        """The model's input: the last MODEL_WINDOW client messages, redacted (the only text
+        kept in memory), each with its rule scores (the model's rule features)."""
+        scores: dict[str, float] = {}
+        for h in hits:
+            scores[h.label] = max(scores.get(h.label, 0.0), h.score)
         if len(self._recent_client_texts) == MODEL_WINDOW:  # the oldest message leaves the window
             for label, p in self._model_scores.items():
                 self._retired_model_scores[label] = max(p, self._retired_model_scores.get(label, 0.0))
-        self._recent_client_texts = (self._recent_client_texts + [(index, model_text)])[-MODEL_WINDOW:]
-        current = model.score_conversation([t for _, t in self._recent_client_texts])
+        self._recent_client_texts = (self._recent_client_texts + [(model_text, scores)])[-MODEL_WINDOW:]
+        return [t for t, _ in self._recent_client_texts], [r for _, r in self._recent_client_texts]
+
+    def _apply_model_scores(self, step: Step) -> None:
+        model, current = self.analyzer.model, step.model_scores
         self._model_scores = {label: max(p, self._retired_model_scores.get(label, 0.0))
                               for label, p in current.items()}
+        text = step.text
         for label, p in current.items():
             if p >= model_threshold(model, label, has_rule=False) and label not in self._model_evidence:
                 # the words that raised it: this message, redacted (a linear model has no span)
-                snippet = redact_snippet(text, redaction, 0, min(len(text), MODEL_SNIPPET))
+                snippet = redact_snippet(text, step.redaction, 0, min(len(text), MODEL_SNIPPET))
                 snippet += "…" if len(text) > MODEL_SNIPPET else ""
                 self._model_evidence[label] = Evidence(
-                    index, 0, len(text), snippet, model.name, "Het model herkent dit bericht")
+                    step.index, 0, len(text), snippet, model.name, "Het model herkent dit bericht")
 
     # --- text-free state, for a service that keeps conversations across restarts -------
     def to_state(self, max_evidence: int = 20) -> dict:

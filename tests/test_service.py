@@ -382,3 +382,26 @@ def test_snapshot_roundtrip_keeps_pending_and_concepts(analyzer):
     assert getattr(back, "_seen_concepts", None) == getattr(conv, "_seen_concepts", None)
     assert len(getattr(back, "_pending", [])) == len(getattr(conv, "_pending", []))
     assert back.add("client", "hoi").result.labels == conv.add("client", "hoi").result.labels
+
+
+def test_model_in_a_worker_process_gives_the_same_result(tmp_path):
+    """`serve` scores the model in a second process: same flags as scoring inline."""
+    import warnings
+
+    from signaal.signals.pipeline import Analyzer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        an = Analyzer.load(model="default")
+    if an.model is None:
+        pytest.skip("no default model installed")
+    texts = ["hoi", "ik ben 14", "mijn stiefvader regelt mannen voor mij en pakt het geld"]
+    inline = an.conversation("x")
+    for t in texts:
+        expected = inline.add("client", t).result.to_dict()
+    with TestClient(create_app(make_settings(tmp_path, model_process=True), analyzer=an)) as c:
+        assert c.app.state.service.model_worker is not None
+        for t in texts:
+            got = post(c, "conv-w", t).json()
+    assert got["labels"] == expected["labels"] and got["priority"] == expected["priority"]
+    assert [f["raised_by"] for f in got["flags"]] == [f["raised_by"] for f in expected["flags"]]
