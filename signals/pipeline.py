@@ -61,7 +61,6 @@ class MessageAnalysis:
     hits: list[Hit] = field(default_factory=list)
     pending: list[Hit] = field(default_factory=list)  # waiting for a `requires` label
     concepts: frozenset[str] = frozenset()  # concept names found (no text)
-    model_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def labels(self) -> set[str]:
