@@ -192,8 +192,9 @@ def score_window(model: Any, texts: list[str], rule_scores: list[dict]) -> dict[
 
 
 class Conversation:
-    """A conversation fed message by message (role + text); keeps no text, only what
-    was flagged (labels, scores, offsets, redacted snippets)."""
+    """A conversation fed message by message (role + text). It keeps no raw text: what was
+    flagged (labels, scores, offsets, redacted snippets) and, for the model, the last few
+    client messages redacted; the counselor's last question only until the next answer."""
 
     def __init__(self, analyzer: Analyzer, id: str | None = None):
         self.analyzer = analyzer
@@ -245,7 +246,7 @@ class Conversation:
         self._pending.extend((h, evidence_of(h)) for h in pending)
         self._accept_pending()
         if self.analyzer.model is not None:
-            step.model_input = self._model_window(index, step.redaction.text, hits)
+            step.model_input = self._model_window(step.redaction.text, hits)
         return step
 
     def finish(self, step: Step) -> Update:
@@ -255,7 +256,7 @@ class Conversation:
         new = [f for f in result.flags if f.label not in step.labels_before]
         return Update(result, new)
 
-    def _model_window(self, index: int, model_text: str, hits: list[Hit]) -> tuple[list[str], list[dict]]:
+    def _model_window(self, model_text: str, hits: list[Hit]) -> tuple[list[str], list[dict]]:
         """The model's input: the last MODEL_WINDOW client messages, redacted (the only text
         kept in memory), each with its rule scores (the model's rule features)."""
         scores: dict[str, float] = {}
