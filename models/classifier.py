@@ -33,7 +33,7 @@ import scipy.sparse as sp
 import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import FeatureUnion
@@ -372,9 +372,16 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _features(self, X: Sequence[str]) -> sp.csr_matrix:
-        """FeatureUnion.transform without its parallel machinery (per-message latency)."""
+        """FeatureUnion.transform without its parallel machinery (per-message latency). A
+        history's TF-IDF comes from the n-gram counts of its messages, each counted once
+        (cached by hash), so a growing chat costs the same per turn: identical numbers for
+        character n-grams (they stay inside words); only word pairs that span two messages
+        are not counted."""
         weights = self.features_.transformer_weights or {}
-        parts = [t.transform(X) * weights.get(name, 1.0) for name, t in self.features_.transformer_list]
+        parts = []
+        for name, t in self.features_.transformer_list:
+            matrix = _history_tfidf(t, X) if isinstance(t, TfidfVectorizer) else t.transform(X)
+            parts.append(matrix * weights.get(name, 1.0))
         return sp.hstack(parts, format="csr")
 
     def decision_function(self, X: Sequence[str]) -> np.ndarray:
@@ -409,6 +416,50 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
             if hasattr(part, "_stop_words_id"):  # id() of a list, set again by every
                 del part._stop_words_id  # transform: a memory address, not reproducible
         return self
+
+
+_COUNT_CACHE: OrderedDict[tuple[int, bytes], sp.csr_matrix] = OrderedDict()
+_COUNT_CACHE_SIZE = 4096
+
+
+def _message_counts(vectorizer: TfidfVectorizer, text: str) -> sp.csr_matrix:
+    """Raw n-gram counts of one message (CountVectorizer.transform), cached by a hash."""
+    key = (id(vectorizer), hashlib.sha1(text.encode("utf-8")).digest())
+    with _LIVE_CACHE_LOCK:
+        row = _COUNT_CACHE.get(key)
+        if row is not None:
+            _COUNT_CACHE.move_to_end(key)
+            return row
+    row = CountVectorizer.transform(vectorizer, [text]).astype(np.float64).tocsr()
+    with _LIVE_CACHE_LOCK:
+        _COUNT_CACHE[key] = row
+        if len(_COUNT_CACHE) > _COUNT_CACHE_SIZE:
+            _COUNT_CACHE.popitem(last=False)
+    return row
+
+
+def _history_tfidf(vectorizer: TfidfVectorizer, X: Sequence[str]) -> sp.csr_matrix:
+    """vectorizer.transform(X) with each text's counts summed over its messages."""
+    if vectorizer.norm not in ("l2", None):
+        return vectorizer.transform(X)
+    rows = []
+    for text in X:
+        messages = [m for m in text.split(HISTORY_SEPARATOR) if m.strip()] or [text]
+        counts = _message_counts(vectorizer, messages[0])
+        for message in messages[1:]:
+            counts = counts + _message_counts(vectorizer, message)
+        rows.append(counts)
+    tf = sp.vstack(rows, format="csr")
+    if vectorizer.sublinear_tf:
+        np.log(tf.data, tf.data)
+        tf.data += 1
+    if vectorizer.use_idf:
+        tf = sp.csr_matrix(tf.multiply(vectorizer.idf_))
+    if vectorizer.norm == "l2":
+        norms = np.sqrt(np.asarray(tf.multiply(tf).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        tf = sp.csr_matrix(tf.multiply(1.0 / norms[:, None]))
+    return tf.astype(vectorizer.dtype)
 
 
 def history_texts(client_texts: Sequence[str]) -> list[str]:
