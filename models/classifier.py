@@ -48,7 +48,7 @@ _ANALYZER_LOCK = threading.Lock()
 # sha1(text) -> rule scores, only inside `caching_rule_features()` (a training run, where
 # every text is scored several times); never on during serving, where texts do not repeat
 # and a cache would only grow. In memory only, keyed by hash, never text.
-_RULE_CACHE: dict[bytes, np.ndarray] | None = None
+_RULE_CACHE: dict[tuple, np.ndarray] | None = None
 
 
 class _NoRedaction:
@@ -94,30 +94,47 @@ def caching_rule_features():
         _RULE_CACHE = outer
 
 
-_LIVE_CACHE: OrderedDict[bytes, np.ndarray] = OrderedDict()  # outside training: bounded LRU
-_LIVE_CACHE_SIZE = 4096
-_LIVE_CACHE_LOCK = threading.Lock()
+class _HashLRU:
+    """A bounded, thread-safe cache keyed by a hash of a text (never the text itself)."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(text: str, salt: object = b"") -> tuple:
+        return (salt, hashlib.sha1(text.encode("utf-8")).digest())
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+_LIVE_RULES = _HashLRU()  # outside training: rule rows of recent messages
 
 
 def _rule_row(text: str, labels: Sequence[str], index: dict[str, int]) -> np.ndarray:
     """Rule scores of one message, cached by a hash of its text (never the text)."""
-    key = hashlib.sha1(text.encode("utf-8")).digest() + len(labels).to_bytes(2, "big")
+    key = _HashLRU.key(text, len(labels))
     if _RULE_CACHE is not None:  # a training run: a plain dict, one thread
         row = _RULE_CACHE.get(key)
         if row is None:
             row = _RULE_CACHE[key] = _score_row(text, labels, index)
         return row
-    with _LIVE_CACHE_LOCK:
-        row = _LIVE_CACHE.get(key)
-        if row is not None:
-            _LIVE_CACHE.move_to_end(key)
-            return row
-    row = _score_row(text, labels, index)
-    with _LIVE_CACHE_LOCK:
-        _LIVE_CACHE[key] = row
-        if len(_LIVE_CACHE) > _LIVE_CACHE_SIZE:
-            _LIVE_CACHE.popitem(last=False)
-    return row
+    row = _LIVE_RULES.get(key)
+    return row if row is not None else _LIVE_RULES.put(key, _score_row(text, labels, index))
 
 
 def remember_rule_scores(text: str, scores: dict[str, float], labels: Sequence[str]) -> None:
@@ -128,12 +145,7 @@ def remember_rule_scores(text: str, scores: dict[str, float], labels: Sequence[s
     for label, score in scores.items():
         if label in index:
             row[index[label]] = score
-    key = hashlib.sha1(text.encode("utf-8")).digest() + len(labels).to_bytes(2, "big")
-    with _LIVE_CACHE_LOCK:
-        _LIVE_CACHE[key] = row
-        _LIVE_CACHE.move_to_end(key)
-        if len(_LIVE_CACHE) > _LIVE_CACHE_SIZE:
-            _LIVE_CACHE.popitem(last=False)
+    _LIVE_RULES.put(_HashLRU.key(text, len(labels)), row)
 
 
 def _score_row(text: str, labels: Sequence[str], index: dict[str, int]) -> np.ndarray:
@@ -418,23 +430,15 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         return self
 
 
-_COUNT_CACHE: OrderedDict[tuple[int, bytes], sp.csr_matrix] = OrderedDict()
-_COUNT_CACHE_SIZE = 4096
+_MESSAGE_COUNTS = _HashLRU()  # n-gram counts of recent messages, per vectorizer
 
 
 def _message_counts(vectorizer: TfidfVectorizer, text: str) -> sp.csr_matrix:
     """Raw n-gram counts of one message (CountVectorizer.transform), cached by a hash."""
-    key = (id(vectorizer), hashlib.sha1(text.encode("utf-8")).digest())
-    with _LIVE_CACHE_LOCK:
-        row = _COUNT_CACHE.get(key)
-        if row is not None:
-            _COUNT_CACHE.move_to_end(key)
-            return row
-    row = CountVectorizer.transform(vectorizer, [text]).astype(np.float64).tocsr()
-    with _LIVE_CACHE_LOCK:
-        _COUNT_CACHE[key] = row
-        if len(_COUNT_CACHE) > _COUNT_CACHE_SIZE:
-            _COUNT_CACHE.popitem(last=False)
+    key = _HashLRU.key(text, id(vectorizer))
+    row = _MESSAGE_COUNTS.get(key)
+    if row is None:
+        row = _MESSAGE_COUNTS.put(key, CountVectorizer.transform(vectorizer, [text]).astype(np.float64).tocsr())
     return row
 
 
