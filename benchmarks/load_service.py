@@ -191,7 +191,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(model: str | None, sqlite_sync: str | None) -> tuple[subprocess.Popen, str, dict, Path, Path]:
+def start_service(model: str | None, sqlite_sync: str | None,
+                  extra: list[str]) -> tuple[subprocess.Popen, str, dict, Path, Path]:
     work = Path(tempfile.mkdtemp(prefix="signaal-load-"))
     tokens = {"platform": secrets.token_urlsafe(24), "counselor": secrets.token_urlsafe(24)}
     (work / "tokens").write_text("".join(f"{r} {t}\n" for r, t in tokens.items()))
@@ -204,6 +205,7 @@ def start_service(model: str | None, sqlite_sync: str | None) -> tuple[subproces
         cmd += ["--model", model]
     if sqlite_sync:
         cmd += ["--sqlite-sync", sqlite_sync]
+    cmd += extra
     log = (work / "service.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -267,7 +269,7 @@ async def main_async(args) -> int:
         url, db = args.url.rstrip("/"), Path(args.db) if args.db else None
         tokens = {"platform": args.platform_token, "counselor": args.counselor_token}
     else:
-        proc, url, tokens, db, work = start_service(args.model, args.sqlite_sync)
+        proc, url, tokens, db, work = start_service(args.model, args.sqlite_sync, args.serve_arg)
     headers = {role: {"Authorization": f"Bearer {t}"} for role, t in tokens.items()}
     tag = secrets.token_hex(3)
     load1 = os.getloadavg()[0]
@@ -345,6 +347,9 @@ def main() -> None:
     p.add_argument("--db", help="the service's SQLite file, to check the audit trail (with --url)")
     p.add_argument("--model", help="--model for the started service (default: its default)")
     p.add_argument("--sqlite-sync", choices=["full", "normal"], help="--sqlite-sync for the started service")
+    p.add_argument("--serve-arg", action="append", default=[],
+                   help="one more argument for the started `signaal serve` (repeatable), "
+                        "e.g. --serve-arg=--no-model-process")
     p.add_argument("--scenarios", default="AB", help="which scenarios to run (A, B or AB)")
     p.add_argument("--conversations", type=int, default=200)
     p.add_argument("--messages", type=int, default=30, help="messages per conversation in scenario A")

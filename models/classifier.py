@@ -393,7 +393,8 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         parts = []
         for name, t in self.features_.transformer_list:
             matrix = _history_tfidf(t, X) if isinstance(t, TfidfVectorizer) else t.transform(X)
-            parts.append(matrix * weights.get(name, 1.0))
+            weight = weights.get(name, 1.0)
+            parts.append(matrix if weight == 1.0 else matrix * weight)
         return sp.hstack(parts, format="csr")
 
     def decision_function(self, X: Sequence[str]) -> np.ndarray:
@@ -407,7 +408,8 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
     def _coef_by_feature(self) -> np.ndarray:
         cached = self.__dict__.get("_coef_t")
         if cached is None or cached.shape[0] != self.coef_.shape[1]:
-            cached = self.__dict__["_coef_t"] = np.ascontiguousarray(self.coef_.T)
+            # float64 like the features: a float32 W would be converted on every call
+            cached = self.__dict__["_coef_t"] = np.ascontiguousarray(self.coef_.T, dtype=np.float64)
         return cached
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
@@ -433,37 +435,43 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
 _MESSAGE_COUNTS = _HashLRU()  # n-gram counts of recent messages, per vectorizer
 
 
-def _message_counts(vectorizer: TfidfVectorizer, text: str) -> sp.csr_matrix:
-    """Raw n-gram counts of one message (CountVectorizer.transform), cached by a hash."""
+def _message_counts(vectorizer: TfidfVectorizer, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Raw n-gram counts of one message (CountVectorizer.transform) as (columns, counts),
+    cached by a hash of the text."""
     key = _HashLRU.key(text, id(vectorizer))
-    row = _MESSAGE_COUNTS.get(key)
-    if row is None:
-        row = _MESSAGE_COUNTS.put(key, CountVectorizer.transform(vectorizer, [text]).astype(np.float64).tocsr())
-    return row
+    counts = _MESSAGE_COUNTS.get(key)
+    if counts is None:
+        row = CountVectorizer.transform(vectorizer, [text])
+        counts = _MESSAGE_COUNTS.put(key, (row.indices.astype(np.int64), row.data.astype(np.float64)))
+    return counts
 
 
 def _history_tfidf(vectorizer: TfidfVectorizer, X: Sequence[str]) -> sp.csr_matrix:
-    """vectorizer.transform(X) with each text's counts summed over its messages."""
+    """vectorizer.transform(X) with each text's counts summed over its messages.
+
+    Plain numpy on each row's few hundred non-zeros: scipy's sparse addition and
+    element-wise products cost far more in checks than in arithmetic at this size."""
     if vectorizer.norm not in ("l2", None):
         return vectorizer.transform(X)
-    rows = []
+    indptr, columns, values = [0], [], []
     for text in X:
         messages = [m for m in text.split(HISTORY_SEPARATOR) if m.strip()] or [text]
-        counts = _message_counts(vectorizer, messages[0])
-        for message in messages[1:]:
-            counts = counts + _message_counts(vectorizer, message)
-        rows.append(counts)
-    tf = sp.vstack(rows, format="csr")
-    if vectorizer.sublinear_tf:
-        np.log(tf.data, tf.data)
-        tf.data += 1
-    if vectorizer.use_idf:
-        tf = sp.csr_matrix(tf.multiply(vectorizer.idf_))
-    if vectorizer.norm == "l2":
-        norms = np.sqrt(np.asarray(tf.multiply(tf).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        tf = sp.csr_matrix(tf.multiply(1.0 / norms[:, None]))
-    return tf.astype(vectorizer.dtype)
+        counts = [_message_counts(vectorizer, m) for m in messages]
+        cols, where = np.unique(np.concatenate([c for c, _ in counts]), return_inverse=True)
+        tf = np.bincount(where, weights=np.concatenate([n for _, n in counts]), minlength=len(cols))
+        if vectorizer.sublinear_tf:
+            tf = np.log(tf) + 1
+        if vectorizer.use_idf:
+            tf = tf * vectorizer.idf_[cols]
+        if vectorizer.norm == "l2":
+            norm = np.sqrt(np.dot(tf, tf))
+            tf = tf / norm if norm else tf
+        columns.append(cols)
+        values.append(tf)
+        indptr.append(indptr[-1] + len(cols))
+    shape = (len(X), len(vectorizer.vocabulary_))
+    return sp.csr_matrix((np.concatenate(values), np.concatenate(columns), np.array(indptr)),
+                         shape=shape, dtype=vectorizer.dtype)
 
 
 def history_texts(client_texts: Sequence[str]) -> list[str]:
