@@ -128,7 +128,7 @@ def test_templates_have_no_unknown_slots():
     data = gen.data
     known = set(data.slots) | {
         "poss", "me", "mij", "mezelf", "ik", "ik_woon", "ze", "haar", "haar_obj", "hij", "hem", "zij", "age_word",
-        "parent_obj", "parent_poss", "age", "age_next", "adult_age", "past_age", "since", "victim",
+        "parent_obj", "parent_poss", "age", "age_next", "adult_age", "past_age", "since", "victim", "younger_age", "adult_now",
     }
     fams = data.core + data.negatives + tuple(f for fs in data.addons.values() for f in fs)
     texts = [t for f in fams for ts in f.texts.values() for t in ts]
@@ -155,8 +155,8 @@ def test_speed():
 
 # Every indicator label must come from a piece that states it (family ids name the pieces).
 SOURCES = {
-    "reprisal_fear": ("rf.", "reprisal.", "q.fear"),
-    "siblings_at_risk": ("sib.", "sibling.", "q.siblings"),
+    "reprisal_fear": ("rf.", "reprisal.", "q.fear", "sib.threatened"),
+    "siblings_at_risk": ("sib.", "sibling.", "q.siblings", "reprisal.sibling_harm"),
     "first_disclosure": ("first.", "q.told_anyone"),
     "acute_danger": ("ad.", "acute.", "q.safe_now"),
     "loverboy": ("lb.", "q.boyfriend"),
@@ -205,3 +205,139 @@ def test_acute_conversation_is_not_answered_with_safe(corpus):
                 if t["role"] == "counselor" and "veilig" in t["text"] and turns[i + 1]["role"] == "client":
                     answer = turns[i + 1]["text"].lower()
                     assert not re.match(r"ja\b", answer) or "nee" in answer, answer
+
+
+# ---------------------------------------------------------------- cue words without their usual label
+
+PLATFORM_RE = re.compile(
+    r"(?<!ik )(?<!niemand )(?<!je )\b(insta|instagram|ig|snap|snapchat|tiktok|groepsapp|klassenapp|klassengroep|"
+    r"discord|roblox|fortnite|minecraft|whatsapp|telegram|facebook|twitch)\b", re.IGNORECASE)
+EXPLOITATION = {"sexual_exploitation", "parent_exploiter", "sextortion", "forced_crime"}
+IMAGE_RE = re.compile(r"naakt|filmpje|privéfoto|beelden|foto's van (me|mij)\b|mijn foto|foto van mij\b", re.IGNORECASE)
+
+
+def _client_text(record):
+    if "text" in record:
+        return record["text"]
+    return " ".join(t["text"] for t in record["messages"] if t["role"] == "client")
+
+
+def _family_texts(fam):
+    return [t for ts in fam.texts.values() for t in ts]
+
+
+def test_platform_mentions_occur_with_and_without_online_recruitment(corpus):
+    msgs, convs = corpus
+    for records in (msgs, convs):
+        plat = [r for r in records if PLATFORM_RE.search(_client_text(r))]
+        with_or = [r for r in plat if "online_recruitment" in r["labels"]]
+        assert with_or and len(plat) - len(with_or) >= 0.35 * len(plat), (len(plat), len(with_or))
+        # also among disclosures: an app as the channel of a threat or of orders is not recruitment
+        risk = [r for r in plat if EXPLOITATION & set(r["labels"])]
+        no_or = [r for r in risk if "online_recruitment" not in r["labels"]]
+        assert len(no_or) >= 0.25 * len(risk), (len(risk), len(no_or))
+
+
+def test_spread_channel_is_sextortion_not_recruitment():
+    data = load_data()
+    for fam in data.core + data.negatives + tuple(f for fs in data.addons.values() for f in fs):
+        if any("{spread_on}" in t or "{spread_to}" in t for t in _family_texts(fam)):
+            assert "sextortion" in fam.labels and "online_recruitment" not in fam.labels, fam.id
+        if fam.id.startswith("sx."):
+            assert "sextortion" in fam.labels, fam.id
+
+
+def test_image_threats_are_sextortion_and_other_threats_are_not(corpus):
+    data = load_data()
+    threat_pieces = [f for f in data.core + tuple(f for fs in data.addons.values() for f in fs)
+                     if "reprisal_fear" in f.labels]
+    assert len(threat_pieces) >= 10
+    for fam in threat_pieces:  # "een foto van ons huis" is fine, an intimate image is sextortion
+        for t in _family_texts(fam):
+            assert not IMAGE_RE.search(t), (fam.id, t)
+    msgs, convs = corpus
+    for r in msgs + convs:
+        parts = r["family"].split("+")
+        assert ("sextortion" in r["labels"]) == any(p.startswith("sx.") for p in parts), r["family"]
+    rf_only = [m for m in msgs if "reprisal_fear" in m["labels"] and "sextortion" not in m["labels"]]
+    assert len(rf_only) >= 0.03 * len(msgs)
+
+
+def test_clients_do_not_make_multiple_perpetrators(corpus):
+    data = load_data()
+    single = [f for f in data.core if f.id in ("se.different_men", "pe.different_men")] + list(data.addons["clients"])
+    assert len(single) == 3
+    for fam in single:
+        assert "multiple_perpetrators" not in fam.labels
+    msgs, _ = corpus
+    men = re.compile(r"andere mannen|verschillende mannen|klanten", re.IGNORECASE)
+    se = [m for m in msgs if men.search(m["text"]) and "sexual_exploitation" in m["labels"]]
+    single_perp = [m for m in se if "multiple_perpetrators" not in m["labels"]]
+    assert len(single_perp) > 100 and len(single_perp) >= 0.6 * len(se)
+    for m in msgs:  # the clients clause adds nothing
+        parts = m["family"].split("+")
+        if any(p.startswith("clients.") for p in parts):
+            assert "sexual_exploitation" in m["labels"]
+            if not any(p.startswith(("mp.", "multi.", "se.friends_of_perp", "pe.with_friends", "pe.both_parents",
+                                     "lb.prove_love", "q.more_people", "q.only_one")) for p in parts):
+                # only a group of exploiters in a slot ("hij en zijn broer") may still add it
+                assert "multiple_perpetrators" not in m["labels"] or re.search(
+                    r"\b(en|vrienden|broers|gasten|jongens|groep|bende|netwerk|neven|maten|mannen van)\b", m["text"])
+
+
+def test_siblings_mentioned_innocently_are_not_at_risk(corpus):
+    msgs, _ = corpus
+    seen = 0
+    for m in msgs:
+        parts = m["family"].split("+")
+        at_risk = any(p.startswith(("sib.", "sibling.", "reprisal.sibling_harm")) for p in parts)
+        if any(p.startswith(("sibling_safe.", "neg.siblings", "neg.family_duties")) for p in parts) and not at_risk:
+            seen += 1
+            assert "siblings_at_risk" not in m["labels"], m["family"]
+    assert seen > 200
+
+
+def test_negatives_carry_only_age_labels(corpus):
+    msgs, _ = corpus
+    for m in msgs:
+        if m["family"].startswith("neg."):
+            assert set(m["labels"]) <= {"minor", "under_16"}, m["family"]
+
+
+_PAST_AGE = re.compile(r"toen (?:ik|ze|hij) (\d+) was|ik was (\d+) toen|op (?:mijn|haar|zijn) (\d+)e\b")
+_NOW_AGE = re.compile(r"(?<![(\w])(?:ik ben|ben ik|ze is|hij is|is ze|is hij) (?:nu |inmiddels |pas |nog maar )?(\d+)\b")
+
+
+def test_past_ages_are_below_the_current_age_and_past_is_not_ongoing():
+    msgs, _ = generate_corpus(CorpusConfig(n_messages=6000, n_conversations=0, seed=5, noise=0))
+    checked = then_now = 0
+    for m in msgs:
+        parts = m["family"].split("+")
+        if any(p.startswith(("age_past.", "over.", "dur.past")) for p in parts):
+            assert "ongoing" not in m["labels"], m["family"]  # only after a disclosure that is over
+        past = [int(g) for hit in _PAST_AGE.finditer(m["text"]) for g in hit.groups() if g]
+        now = [int(x) for x in _NOW_AGE.findall(m["text"])]
+        if past and now and "sinds" not in m["text"]:
+            checked += 1
+            assert max(past) < min(now), m["text"]
+            if "ongoing" not in m["labels"] and not any(p.startswith("dur") for p in parts):
+                then_now += 1
+                assert "long_duration" not in m["labels"], m["family"]  # no duration stated
+    assert checked > 40 and then_now > 20, (checked, then_now)
+
+
+def test_a_younger_siblings_age_is_not_the_writers():
+    data = load_data()
+    assert all("{younger_age}" not in f.t for f in data.slots["victim"])
+    msgs, _ = generate_corpus(CorpusConfig(n_messages=8000, n_conversations=0, seed=11, noise=0))
+    sib_age = re.compile(r"(zusje|broertje)( van|, die is| \(hij is| dat) \d+")
+    adults_with_young_sibling = 0
+    for m in msgs:
+        if not sib_age.search(m["text"]):
+            continue
+        school_or_minor = any(p in ("age.school", "age.not_yet_18") for p in m["family"].split("+"))
+        if m["age_group"] in ("adult", "unknown") and not school_or_minor:
+            assert "minor" not in m["labels"], m["text"]
+        if m["age_group"] == "adult" and "siblings_at_risk" in m["labels"]:
+            adults_with_young_sibling += 1
+    assert adults_with_young_sibling >= 3

@@ -38,24 +38,36 @@ SE_OR_FC = ("sexual_exploitation", "forced_crime")
 # weighted, not families, so that adding paraphrase families does not shift the label mix.
 CORE_GROUP_WEIGHTS = {
     "se": 0.19, "pe": 0.14, "fc": 0.17, "sx": 0.13, "lb": 0.11, "or": 0.06, "mp": 0.06,
-    "ad": 0.07, "rf": 0.04, "sib": 0.03,
+    "ad": 0.07, "rf": 0.05, "sib": 0.03,
 }
-NEGATIVE_FAMILY_WEIGHTS = {"neg.greeting": 0.3, "neg.counselor_like": 0.6}
+NEGATIVE_FAMILY_WEIGHTS = {
+    "neg.greeting": 0.3, "neg.counselor_like": 0.6,
+    # cue-word contrasts (apps, siblings, duties): enough to unlearn the cue, not to crowd out the rest
+    "neg.platform_bullying": 0.5, "neg.platform_news": 0.5, "neg.lover_online": 0.5, "neg.gaming": 0.4,
+    "neg.approach_refused": 0.6, "neg.persistent_contact": 0.6, "neg.siblings_daily": 0.6, "neg.family_duties": 0.8,
+}
 NO_AGE_FAMILIES = ("neg.greeting", "neg.counselor_like")  # no "ik ben 14" after "Ben je nu veilig?"
 
 # Add-on groups that may follow a core family, with their weights.
 ADDON_WEIGHTS = {
     "dur": 0.22, "dur_past": 0.22, "online": 0.16, "reprisal": 0.15, "first": 0.15,
-    "sibling": 0.10, "acute": 0.09, "multi": 0.08, "age_past": 0.06, "still": 0.08, "over": 0.12,
+    "sibling": 0.10, "acute": 0.09, "multi": 0.08, "age_past": 0.15, "still": 0.08, "over": 0.12,
     # contrast clauses without a label: same words, not the indicator
-    "channel": 0.08, "met_offline": 0.08, "parent_other": 0.09, "sibling_safe": 0.05,
+    "channel": 0.08, "met_offline": 0.08, "parent_other": 0.09, "sibling_safe": 0.08,
     "fear_other": 0.07, "not_acute": 0.07, "filler": 0.1,
+    "clients": 0.08,  # "het zijn steeds andere mannen": clients are not multiple_perpetrators
 }
 # Pairs that contradict each other in one message.
 EXCLUSIVE = {"online": "met_offline", "met_offline": "online", "sibling": "sibling_safe",
              "sibling_safe": "sibling", "acute": "not_acute", "not_acute": "acute",
              "reprisal": "fear_other", "fear_other": "reprisal"}
-PRESENT_ONLY = ("dur", "reprisal", "sibling", "multi", "still", "channel")  # still going on
+PRESENT_ONLY = ("dur", "reprisal", "sibling", "multi", "still", "channel", "clients")  # still going on
+# Only after a past disclosure: "het begon toen ik 12 was" next to "ik ben nu 15" and a present
+# disclosure would state a duration of years without long_duration.
+PAST_ONLY = ("dur_past", "over", "age_past")
+# Contrast clauses in the present tense ("mn zusje vraagt waarom ik steeds weg ben"): not after a
+# disclosure that is over, where they would say it still happens.
+NOT_AFTER_PAST = ("parent_other", "sibling_safe")
 AGE_WORDS = {9: "negen", 10: "tien", 11: "elf", 12: "twaalf", 13: "dertien", 14: "veertien",
              15: "vijftien", 16: "zestien", 17: "zeventien", 18: "achttien", 19: "negentien",
              20: "twintig", 21: "eenentwintig", 22: "tweeentwintig", 23: "drieentwintig",
@@ -208,6 +220,7 @@ class _Ctx:
         self.age_range: tuple[int, int] | None = None
         self.age_stated = False  # the current age is written somewhere in the text
         self.need_age_statement = False  # "sinds mijn 12e" needs "ik ben nu 15" to mean a duration
+        self.past_age: int | None = None  # one age in the past per text, below the current age
         self.entities: dict[str, Filler] = {}
         self.agent: Filler | None = None  # first exploiter mentioned: target of {hij}/{hem}
         self.poss_self = rng.choice(("mijn", "mijn", "mijn", "mn", "m'n"))
@@ -257,9 +270,19 @@ class _Ctx:
             return AGE_WORDS[self._age()[1]]
         if name == "adult_age":
             return str(self.rng.randint(19, 45))
-        if name == "past_age":
-            top = min(16, self.age_range[0] - 1) if self.age_range else 16
-            return str(self.rng.randint(9, max(9, top)))
+        if name == "adult_now":  # the writer's own current age, adult ("ik ben nu 22"): no minor
+            if not self.age_stated:
+                a = self.rng.randint(18, 25)
+                self.set_age((a, a))
+            return str(self._age()[1])
+        if name == "past_age":  # below the current age, stated or not ("toen ik 14 was ... nu ben ik 16")
+            if self.past_age is None:
+                top = min(16, self._current(12) - 1)
+                self.past_age = self.rng.randint(min(9, top), top)
+            return str(self.past_age)
+        if name == "younger_age":  # a younger sibling's age; never the age of the person written about
+            current = self._current(12)
+            return str(self.rng.randint(max(4, current - 9), max(4, min(17, current - 1))))
         if name == "since":
             return str(self._since())
         if name == "victim":
@@ -292,6 +315,8 @@ class _Ctx:
             raise KeyError(f"unknown slot {{{name}}}")
         if not self.since_possible():
             pool = tuple(f for f in pool if "{since}" not in f.t) or pool
+        if self.past_age is not None:  # "toen ik 14 was" is not followed by "ik zit in groep 8"
+            pool = tuple(f for f in pool if f.age is None or f.age[0] > self.past_age) or pool
         filler = self.rng.choice(pool)
         if filler.age is not None:  # a school year states the current age
             self.age_range, self.age_stated = filler.age, True
@@ -308,6 +333,14 @@ class _Ctx:
         self.age_stated = True
         return self.age_range
 
+    def _current(self, minimum: int) -> int:
+        """The current age without stating it (a later "ik ben nu 16" then agrees with a past age)."""
+        if self.age_range is None:
+            ages = [a for a in AGE_WEIGHTS if a >= minimum]
+            a = _weighted(self.rng, ages, [AGE_WEIGHTS[x] for x in ages])
+            self.age_range = (a, a)
+        return self.age_range[0]
+
     def since_possible(self) -> bool:
         """A start age a year before the current one needs a current age of 10 or more."""
         return self.age_range is None or self.age_range[0] >= 10
@@ -317,6 +350,7 @@ class _Ctx:
         if self.age_range is None:
             a = self.rng.randint(12, 22)
             self.age_range = (a, a)
+        if not self.age_stated:
             self.need_age_statement = True
         current = self.age_range[0]
         return max(9, current - self.rng.randint(1, 4))
@@ -366,6 +400,8 @@ class Generator:
             options = [(t, f) for t, f in options if "{hij}" not in t and "{hem}" not in t]
         if not ctx.since_possible():
             options = [(t, f) for t, f in options if "{since}" not in t]
+        if ctx.age_stated:  # the age is said once ("nu ben ik {age}" after "toen ik 14 was, nu ben ik 16")
+            options = [(t, f) for t, f in options if "{age}" not in t]
         if not options:
             return None
         text, fam = self.rng.choice(options)
@@ -377,7 +413,8 @@ class Generator:
         rng = self.rng
         if risk:
             fam = self._core_family(ctx.person)
-            past = bool(fam.options(ctx.person, past=True)) and rng.random() < self.cfg.past_share
+            present = bool(fam.options(ctx.person) or fam.options("self"))  # some families are told in the past only
+            past = bool(fam.options(ctx.person, past=True)) and (not present or rng.random() < self.cfg.past_share)
             options = fam.options(ctx.person, past) or fam.options("self", past)
             ctx.person = ctx.person if fam.options(ctx.person, past) else "self"
         else:
@@ -422,7 +459,11 @@ class Generator:
                 continue
             if group in PRESENT_ONLY and (past or not exploitation):
                 continue
-            if group in ("dur_past", "over") and not (past and exploitation):
+            if group in PAST_ONLY and not (past and exploitation):
+                continue
+            if group in NOT_AFTER_PAST and past:
+                continue
+            if group == "clients" and "sexual_exploitation" not in fam.labels:
                 continue
             if group in ("online", "multi", "met_offline") and not (fam.online and exploitation):
                 continue
@@ -584,6 +625,7 @@ class Generator:
             "lover_possible": "loverboy" not in ctx.labels and "parent_exploiter" not in ctx.labels
             and bool(ctx.labels & set(SE_OR_FC)),
             "no_age": not ctx.age_stated,
+            "sextortion": "sextortion" in ctx.labels,
             "": True,
         }[needs]
 
