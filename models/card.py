@@ -87,6 +87,11 @@ def _summary_rows(name: str, figures: dict) -> str:
     return f"| {name} | {m['f1']:.3f} {_ci(m['f1_ci'])} | {figures['micro']['f1']:.3f} |"
 
 
+def _tuning_sources(fusion: dict) -> str:
+    return "; ".join(f"sha256 `{src['sha256'][:16]}…`, {src['records']} records"
+                     for src in fusion["tuned_on"])
+
+
 def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
     """(card.md, card.json) for a training run."""
     name = manifest["name"]
@@ -157,10 +162,16 @@ def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
         "## Metrics",
         "- Per-label precision, recall and F1, macro (over labels with support) and micro "
         "averages, with percentile bootstrap 95% intervals over items.",
-        "- Thresholds: F2 (recall-weighted) per label for the model alone; fusion thresholds "
-        "for F1 of rules OR model (the model adds a flag only where it is more likely right "
-        "than wrong), "
-        "all from cross-validation on the training corpus, never from evaluation data.",
+        "- Thresholds: F2 (recall-weighted) per label for the model alone, from "
+        "cross-validation on the training corpus; fusion thresholds for F1 of rules OR model "
+        "(a model-only flag also needs p >= 0.5, except acute_danger), "
+        + (f"chosen on hand-labelled tuning data ({_tuning_sources(fusion)}) for "
+           f"{', '.join(fusion['tuned_labels']) or 'no label'}, cross-validation for the rest; "
+           "the tuning data is never trained on, and its figures would be optimistic, so none "
+           "are reported"
+           if fusion.get("tuned_on") else "from the same cross-validation")
+        + "; never from evaluation data. The cross-validation figures below use the "
+        "cross-validated fusion thresholds.",
         "- Triage: gold-urgent items suggested as normal must be 0.",
         "",
         "| label | model threshold | fusion threshold | rule floor | fusion beta |",

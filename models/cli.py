@@ -73,6 +73,10 @@ def train(
     eval_paths: list[Path] = typer.Option(
         [], "--eval", help="Gelabelde JSONL om alleen op te meten (in de card)."
     ),
+    tune_paths: list[Path] = typer.Option(
+        [], "--tune", help="Handgelabelde JSONL (herhaalbaar) om de fusiedrempels op te kiezen, "
+        "niet om op te trainen.",
+    ),
     reproducible: bool = typer.Option(
         False,
         "--reproducible",
@@ -89,7 +93,7 @@ def train(
     from signaal.models.train import TrainConfig
     from signaal.models.train import train as run
 
-    for path in [*data, *eval_paths]:
+    for path in [*data, *eval_paths, *tune_paths]:
         if not path.is_file():
             raise _fail(f"no such file: {path}")
     config = TrainConfig(
@@ -101,6 +105,7 @@ def train(
         name=name,
         reproducible=reproducible,
         eval_paths=list(eval_paths),
+        tune_paths=list(tune_paths),
         key=_key(key_file),
     )
     with Progress(

@@ -55,6 +55,9 @@ ROOT = Path(signaal.__file__).parent
 FUSION_BETA = 1.0
 FLOOR_MIN_GAIN = 0.005
 FLOOR_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+# fusion thresholds tried on tuning data; 1.01: the model never raises the label alone
+TUNE_GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01)
+TUNE_MIN_POSITIVES = 8
 LENGTH_BUCKETS = (
     (0, 80, "short (<80 chars)"),
     (80, 250, "medium (80-249)"),
@@ -74,6 +77,7 @@ class TrainConfig:
     name: str | None = None
     reproducible: bool = False
     eval_paths: list[Path] = field(default_factory=list)
+    tune_paths: list[Path] = field(default_factory=list)  # hand-labelled: fusion thresholds
     key: bytes | None = None
     params: dict = field(default_factory=dict)  # SignaalClassifier hyper-parameters
 
@@ -223,6 +227,55 @@ def choose_fusion(
             if score >= best + FLOOR_MIN_GAIN:
                 best, floors[label] = score, floor
     return {"thresholds": thresholds, "rule_floor": floors, "beta": betas}
+
+
+def layer_outputs(model: SignaalModel, records: list[dict], policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    """(rule score, model probability) per record and label, computed by the live pipeline
+    (a conversation turn by turn, the model over its window with the running max)."""
+    from signaal.signals.pipeline import Analyzer
+
+    base = feature_analyzer()
+    analyzer = Analyzer(nlp=base.nlp, policy=policy, model=model, pipeline_info=base.pipeline_info)
+    rules = np.zeros((len(records), len(LABEL_IDS)))
+    probs = np.zeros((len(records), len(LABEL_IDS)))
+    for i, record in enumerate(records):
+        conversation = analyzer.conversation(None)
+        for message in record.get("messages") or [{"role": "client", "text": record.get("text", "")}]:
+            conversation.add(message.get("role", "client"), message.get("text", ""))
+        rule_scores, model_scores = conversation.layer_scores()
+        for j, label in enumerate(LABEL_IDS):
+            rules[i, j] = rule_scores.get(label, 0.0)
+            probs[i, j] = model_scores.get(label, 0.0)
+    return rules, probs
+
+
+def tune_fusion(fusion: dict, Y: np.ndarray, rules: np.ndarray, probs: np.ndarray) -> dict:
+    """Fusion thresholds chosen on hand-labelled tuning data instead of the synthetic folds.
+
+    Per label, the grid value with the best F1 of "rules OR model" as the pipeline decides
+    it (a model-only flag also needs signals/fusion.py's floor); ties go to the higher
+    threshold (fewer flags without matched words). A label with fewer than
+    TUNE_MIN_POSITIVES positives in the tuning data keeps its cross-validated threshold."""
+    from signaal.signals.fusion import MODEL_ONLY_FLOOR, NO_FLOOR
+
+    thresholds, tuned = dict(fusion["thresholds"]), []
+    for j, label in enumerate(LABEL_IDS):
+        y = Y[:, j].astype(bool)
+        if y.sum() < TUNE_MIN_POSITIVES:
+            continue
+        floor = 0.0 if label in NO_FLOOR else MODEL_ONLY_FLOOR
+        fired = rules[:, j] > 0
+        best, best_t = -1.0, thresholds[label]
+        for t in TUNE_GRID:
+            if t < floor:
+                continue
+            score = _fbeta(y, fired | (probs[:, j] >= t), FUSION_BETA)
+            if score >= best:  # ascending grid: ties keep the higher threshold
+                best, best_t = score, t
+        thresholds[label] = float(best_t)
+        tuned.append(label)
+    return {**fusion, "thresholds": thresholds, "cv_thresholds": dict(fusion["thresholds"]),
+            "tuned_labels": tuned}
 
 
 def fused_predictions(
@@ -472,6 +525,15 @@ def _train(config: TrainConfig, progress: Progress | None = None) -> TrainResult
         },
     }
     model = SignaalModel(estimator, manifest, str(config.out))
+    if config.tune_paths:
+        say("fusion thresholds on the tuning data", 0.82)
+        tune_records, tune_sources = load_records(config.tune_paths)
+        tune_records = [r for r in tune_records if "labels" in r]
+        fusion = tune_fusion(fusion, to_matrix([set(r["labels"]) for r in tune_records]),
+                             *layer_outputs(model, tune_records, policy))
+        fusion["tuned_on"] = tune_sources  # hashes and counts, never names or text
+        manifest["fusion"] = fusion
+        model = SignaalModel(estimator, manifest, str(config.out))
     say("evaluation", 0.85)
     evaluation = evaluate_files(model, config.eval_paths, policy) if config.eval_paths else {}
     t_eval = time.perf_counter()

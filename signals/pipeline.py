@@ -384,10 +384,14 @@ class Conversation:
         return ([h for h in inherited if id(h) not in waiting],
                 [h for h in inherited if id(h) in waiting])
 
+    def layer_scores(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(rule score, model probability) per label so far: what fusion combines."""
+        rules = {label: max(s for s, _ in ev) for label, ev in self._evidence.items()}
+        return rules, dict(self._model_scores)
+
     def result(self) -> Result:
         model = self.analyzer.model
-        fused = fuse({label: max(s for s, _ in ev) for label, ev in self._evidence.items()},
-                     self._model_scores, model)
+        fused = fuse(*self.layer_scores(), model)
         flags = []
         for label, (score, raised_by) in fused.items():
             evidence = [e for _, e in sorted(self._evidence.get(label, []), key=lambda x: -x[0])]

@@ -19,11 +19,31 @@ def two_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     train = write_jsonl(root / "train.jsonl", tiny_corpus(240, seed=1))
     heldout = write_jsonl(root / "heldout.jsonl", tiny_corpus(60, seed=9))
-    for name, seed in (("a", 3), ("b", 4)):
+    tuning = write_jsonl(root / "tuning.jsonl", tiny_corpus(80, seed=5))
+    root.joinpath("n_tuning").write_text(str(len(tiny_corpus(80, seed=5))))
+    for name, seed, extra in (("a", 3, []), ("b", 4, ["--tune", str(tuning)])):
         result = runner.invoke(app, ["train", "--data", str(train), "--out", str(root / name),
-                                     "--seed", str(seed), "--eval", str(heldout)])
+                                     "--seed", str(seed), "--eval", str(heldout), *extra])
         assert result.exit_code == 0, result.output
     return root, heldout
+
+
+def test_fusion_thresholds_chosen_on_tuning_data_are_recorded_without_names(two_models):
+    root, _ = two_models
+    untuned = json.loads((root / "a" / "manifest.json").read_text())["fusion"]
+    fusion = json.loads((root / "b" / "manifest.json").read_text())["fusion"]
+    assert "tuned_on" not in untuned
+    (source,) = fusion["tuned_on"]
+    assert set(source) == {"sha256", "records"}  # hash and count, no file name
+    assert source["records"] == int((root / "n_tuning").read_text())
+    assert fusion["tuned_labels"], "the tiny corpus has enough positives for some labels"
+    for label, t in fusion["thresholds"].items():
+        if label in fusion["tuned_labels"]:
+            assert t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
+                         0.95, 1.01)
+        else:
+            assert t == fusion["cv_thresholds"][label]
+    assert "tuning data" in (root / "b" / "card.md").read_text()
 
 
 def test_train_prints_summary_and_writes_a_verified_folder(two_models):

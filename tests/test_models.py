@@ -179,3 +179,30 @@ def test_default_model_on_the_dev_set(dev_dir, analyzer):
                 assert figures["labels"][label]["recall"] >= 0.95, (name, label)
     finally:
         analyzer.model = None
+
+
+def test_tune_fusion_picks_the_best_fused_f1_per_label_and_keeps_cv_for_rare_labels():
+    from signaal.models.train import TUNE_MIN_POSITIVES, tune_fusion
+
+    n = 40
+    Y = np.zeros((n, len(LABEL_IDS)), dtype=int)
+    rules = np.zeros_like(Y, dtype=float)
+    probs = np.zeros_like(Y, dtype=float)
+    se, ad, lb = (LABEL_IDS.index(x) for x in ("sexual_exploitation", "acute_danger", "loverboy"))
+    # sexual_exploitation: rules catch 10 of 20; the model adds the other 10 at p=0.8 and
+    # is wrong at p=0.6 on 10 negatives -> 0.65 .. 0.8 all best; ties keep the highest
+    Y[:20, se] = 1
+    rules[:10, se] = 0.9
+    probs[10:20, se] = 0.8
+    probs[20:30, se] = 0.6
+    # acute_danger: exempt from the 0.5 floor; the misses sit at 0.35
+    Y[:10, ad] = 1
+    probs[:10, ad] = 0.35
+    # loverboy: too few positives to tune
+    Y[:TUNE_MIN_POSITIVES - 1, lb] = 1
+    fusion = {"thresholds": {label: 0.5 for label in LABEL_IDS}, "rule_floor": {}, "beta": {}}
+    tuned = tune_fusion(fusion, Y, rules, probs)
+    assert tuned["thresholds"]["sexual_exploitation"] == 0.8
+    assert tuned["thresholds"]["acute_danger"] == 0.35
+    assert tuned["thresholds"]["loverboy"] == 0.5 and "loverboy" not in tuned["tuned_labels"]
+    assert tuned["cv_thresholds"] == fusion["thresholds"]
