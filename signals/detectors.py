@@ -142,30 +142,52 @@ def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int, touch_fr
     for anchor_index, anchor in ((i, a) for i in anchors for a in candidates[i]
                                  if touch_from is None or a[1] > touch_from):
         sent = sentence_of[anchor[0]]
-        chosen = [anchor]
-        for i, spans in enumerate(candidates):
-            if i == anchor_index:
-                continue
-            best = None
-            for span in spans:
-                if sentence_of[span[0]] != sent or any(_overlap(span, c) for c in chosen):
-                    continue
-                distance = max(span[1], anchor[1]) - min(span[0], anchor[0])
-                if best is None or distance < best[0]:
-                    best = (distance, span)
-            if best is None:
-                break
-            chosen.append(best[1])
-        else:
-            start = min(s for s, _ in chosen)
-            end = max(e for _, e in chosen)
-            by_slot = dict(zip([anchor_index] + [i for i in range(len(slots)) if i != anchor_index],
-                               chosen))
-            if touch_from is not None and end <= touch_from:
-                continue
-            if (len(slots) == 1 or end - start <= window) and all(f[:2] != (start, end) for f in found):
-                found.append((start, end, by_slot[0]))
+        others = [i for i in range(len(candidates)) if i != anchor_index]
+        # each other slot's matches in the anchor's sentence, nearest first
+        options = [sorted((s for s in candidates[i] if sentence_of[s[0]] == sent),
+                          key=lambda s: max(s[1], anchor[1]) - min(s[0], anchor[0]))
+                   for i in others]
+        chosen = _assign(anchor, options, window if len(slots) > 1 else None)
+        if chosen is None:
+            continue
+        start = min(s for s, _ in chosen)
+        end = max(e for _, e in chosen)
+        by_slot = dict(zip([anchor_index] + others, chosen))
+        if touch_from is not None and end <= touch_from:
+            continue
+        if all(f[:2] != (start, end) for f in found):
+            found.append((start, end, by_slot[0]))
     return found
+
+
+def _assign(anchor: tuple[int, int], options: list[list[tuple[int, int]]],
+            window: int | None, budget: int = 200) -> list[tuple[int, int]] | None:
+    """One match per slot, no two overlapping, the whole extent within `window` tokens:
+    nearest matches first, trying the next one only where the nearest is already taken by
+    another slot (a word can belong to two concepts: "meegaan" is both `arrange` and
+    `go_along`). Returns [anchor, *one span per option list] or None."""
+    chosen = [anchor]
+    tries = [budget]
+
+    def extend(k: int) -> bool:
+        if k == len(options):
+            return True
+        for span in options[k]:
+            tries[0] -= 1
+            if tries[0] < 0:
+                return False
+            if any(_overlap(span, c) for c in chosen):
+                continue
+            if window is not None and (max(span[1], *(e for _, e in chosen))
+                                       - min(span[0], *(s for s, _ in chosen))) > window:
+                continue
+            chosen.append(span)
+            if extend(k + 1):
+                return True
+            chosen.pop()
+        return False
+
+    return chosen if extend(0) else None
 
 
 def _in_sentence(doc: Doc, token: int, names: tuple[str, ...], concepts: ConceptHits) -> bool:
