@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -405,3 +406,31 @@ def test_model_in_a_worker_process_gives_the_same_result(tmp_path):
             got = post(c, "conv-w", t).json()
     assert got["labels"] == expected["labels"] and got["priority"] == expected["priority"]
     assert [f["raised_by"] for f in got["flags"]] == [f["raised_by"] for f in expected["flags"]]
+
+
+def test_model_worker_answers_concurrent_requests_in_order_and_refuses_a_bad_model(tmp_path):
+    import warnings
+    from types import SimpleNamespace
+
+    from signaal.service.model_worker import MAX_IN_FLIGHT, ModelWorker, ModelWorkerError
+    from signaal.signals.pipeline import Analyzer, score_window
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        an = Analyzer.load(model="default")
+    if an.model is None:
+        pytest.skip("no default model installed")
+    windows = [[f"ik ben {age}", "mijn moeder regelt mannen voor mij"][: 1 + age % 2]
+               for age in range(10, 12 + 2 * MAX_IN_FLIGHT)]  # more than may be in flight
+    worker = ModelWorker(an.model)
+    try:
+        async def all_at_once():
+            return await asyncio.gather(*(worker.score(w, [{}] * len(w)) for w in windows))
+
+        got = asyncio.run(all_at_once())
+    finally:
+        worker.close()
+    expected = [score_window(an.model, w, [{}] * len(w)) for w in windows]
+    assert got == [pytest.approx(e) for e in expected]
+    with pytest.raises(ModelWorkerError, match="could not load"):
+        ModelWorker(SimpleNamespace(path=tmp_path / "no-model-here"))
