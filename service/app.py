@@ -14,6 +14,7 @@ import contextlib
 import gc
 import json
 import logging
+import sys
 import time
 import traceback
 from collections import defaultdict
@@ -36,6 +37,7 @@ access_log = logging.getLogger("signaal.service.access")
 
 MAX_ID_CHARS = 256
 CONFLICT_RETRIES = 3
+SWITCH_INTERVAL_SECONDS = 0.0005  # see the lifespan
 
 
 class MessageIn(BaseModel):
@@ -408,6 +410,9 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
         # over them stalls every request for a few hundred ms; keep them out of collection
         gc.collect()
         gc.freeze()
+        # the store thread takes the GIL back after every SQLite call; with the default 5 ms
+        # switch interval a busy event loop makes it wait up to 5 ms each time
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         await service.purge()
         purger = asyncio.create_task(_purge_loop(service, settings.purge_interval_seconds))
         log.info("service ready: store=%s model=%s policy=%s", settings.store,

@@ -76,7 +76,7 @@ class ModelWorker:
         # spawn, not fork: the service has threads (store writer) whose locks a fork copies
         context = multiprocessing.get_context("spawn")
         self._waiting: collections.deque[asyncio.Future] = collections.deque()
-        self._slots: asyncio.Semaphore | None = None
+        self._queued: collections.deque[tuple[tuple, asyncio.Future]] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn, child = context.Pipe(duplex=True)
         self._process = context.Process(target=_serve, args=(str(model.path), os.getpid(), child),
@@ -97,20 +97,26 @@ class ModelWorker:
     async def score(self, texts: list[str], rule_scores: list[dict]) -> dict[str, float]:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-            self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
             self._loop.add_reader(self._conn.fileno(), self._on_answer)
-        async with self._slots:
-            future = self._loop.create_future()
-            self._waiting.append(future)
-            try:
-                self._conn.send((texts, rule_scores))
-            except (OSError, ValueError) as exc:
-                self._waiting.remove(future)
-                raise ModelWorkerError("the model process is gone") from exc
-            ok, value = await future
+        future = self._loop.create_future()
+        # first come, first sent: beyond MAX_IN_FLIGHT a request waits in a FIFO queue
+        # (asyncio.Semaphore lets newcomers overtake woken waiters: seconds-long starvation)
+        self._queued.append(((texts, rule_scores), future))
+        self._send_queued()
+        ok, value = await future
         if not ok:
             raise ModelWorkerError(f"the model process failed on a message: {value}")
         return value
+
+    def _send_queued(self) -> None:
+        while self._queued and len(self._waiting) < MAX_IN_FLIGHT:
+            request, future = self._queued.popleft()
+            try:
+                self._conn.send(request)
+            except (OSError, ValueError):
+                future.set_exception(ModelWorkerError("the model process is gone"))
+                continue
+            self._waiting.append(future)
 
     def _on_answer(self) -> None:
         try:
@@ -121,10 +127,13 @@ class ModelWorker:
                     future.set_result(answer)
         except (EOFError, OSError):  # the worker died: fail every waiting request
             self._loop.remove_reader(self._conn.fileno())
-            while self._waiting:
-                future = self._waiting.popleft()
+            for future in [*self._waiting, *(f for _, f in self._queued)]:
                 if not future.done():
                     future.set_exception(ModelWorkerError("the model process is gone"))
+            self._waiting.clear()
+            self._queued.clear()
+            return
+        self._send_queued()
 
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
