@@ -73,6 +73,12 @@ def train(
     eval_paths: list[Path] = typer.Option(
         [], "--eval", help="Gelabelde JSONL om alleen op te meten (in de card)."
     ),
+    with_generated: bool = typer.Option(
+        False, "--with-generated", help="Met --data: ook het synthetische corpus."
+    ),
+    data_repeat: int = typer.Option(
+        1, "--repeat-data", min=1, help="Elk --data-record telt zo vaak (gewicht naast het corpus)."
+    ),
     tune_paths: list[Path] = typer.Option(
         [], "--tune", help="Handgelabelde JSONL (herhaalbaar) om de fusiedrempels op te kiezen, "
         "niet om op te trainen.",
@@ -106,6 +112,8 @@ def train(
         reproducible=reproducible,
         eval_paths=list(eval_paths),
         tune_paths=list(tune_paths),
+        with_generated=with_generated,
+        data_repeat=data_repeat,
         key=_key(key_file),
     )
     with Progress(

@@ -78,6 +78,8 @@ class TrainConfig:
     reproducible: bool = False
     eval_paths: list[Path] = field(default_factory=list)
     tune_paths: list[Path] = field(default_factory=list)  # hand-labelled: fusion thresholds
+    with_generated: bool = False  # with `data`: the synthetic corpus as well
+    data_repeat: int = 1  # each record of `data` counts this often (weight vs. the corpus)
     key: bytes | None = None
     params: dict = field(default_factory=dict)  # SignaalClassifier hyper-parameters
 
@@ -170,9 +172,10 @@ def cv_groups(records: list[dict]) -> list[str] | None:
     """CV groups: a generated message's core template family (its first part), so a
     family's paraphrases never sit on both sides of a fold; conversations and records
     without a family are their own group. None (plain K-fold) when no record has one."""
-    if not any(r.get("family") for r in records):
+    if not any(r.get("family") or r.get("group") for r in records):
         return None
-    return [str(r["family"]).split("+")[0] if r.get("family") and "messages" not in r
+    return [r["group"] if r.get("group")
+            else str(r["family"]).split("+")[0] if r.get("family") and "messages" not in r
             else f"record:{i}" for i, r in enumerate(records)]
 
 
@@ -458,10 +461,17 @@ def _train(config: TrainConfig, progress: Progress | None = None) -> TrainResult
     t0 = time.perf_counter()
     policy = Policy.load()
     say("data", 0.0)
+    records, sources = [], []
     if config.data:
-        records, sources = load_records(config.data)
-    else:
-        records, sources = generated_records(config.seed, config.n_messages, config.n_conversations)
+        own, sources = load_records(config.data)
+        # copies of one record share a CV group: never on both sides of a fold
+        records = [{**r, "group": f"data:{k}"} for k, r in enumerate(own) if "labels" in r
+                   for _ in range(max(1, config.data_repeat))]
+    if not config.data or config.with_generated:
+        generated, generator_source = generated_records(
+            config.seed, config.n_messages, config.n_conversations)
+        records += generated
+        sources += generator_source
     records = [r for r in records if "labels" in r]
     if not records:
         raise ValueError("no labelled records to train on")

@@ -151,3 +151,21 @@ def test_train_on_the_generated_corpus(tmp_path):
     assert source["generator"] == "signaal.training.generate" and source["seed"] == 7
     assert manifest["training_data"]["n_records"] == 660
     assert manifest["training"]["cv_grouping"] == "template family"
+
+
+def test_own_data_with_the_generated_corpus_keeps_copies_in_one_fold(tmp_path):
+    from signaal.models.train import cv_groups
+
+    own = write_jsonl(tmp_path / "own.jsonl", tiny_corpus(30, seed=2))
+    result = runner.invoke(app, ["train", "--data", str(own), "--with-generated", "--repeat-data",
+                                 "3", "--out", str(tmp_path / "mix"), "--messages", "300",
+                                 "--conversations", "30", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "mix" / "manifest.json").read_text())
+    sources = manifest["training_data"]["sources"]
+    assert sources[0]["records"] == len(tiny_corpus(30, seed=2))
+    assert sources[1]["generator"] == "signaal.training.generate"
+    assert manifest["training_data"]["n_records"] == 3 * sources[0]["records"] + 330
+    groups = cv_groups([{"text": "a", "group": "data:0"}, {"text": "a", "group": "data:0"},
+                        {"text": "b", "family": "se.x+addon"}, {"messages": [], "family": "c"}])
+    assert groups == ["data:0", "data:0", "se.x", "record:3"]
