@@ -50,6 +50,10 @@ class Rule:
     requires: tuple[tuple[str, ...], ...] = ()
     anywhere: tuple[tuple[str, ...], ...] = ()  # slots that may be anywhere in the text
     none: tuple[str, ...] = ()  # concepts that cancel a hit when they are in its sentence
+    # concepts whose matches a slot may not use: "moeder" inside "naar mijn moeder" (the
+    # parent is whom something is sent to) does not fill the `parent` slot, while another
+    # mention of a parent in the same sentence still can
+    exclude: tuple[str, ...] = ()
 
 
 def _slots(raw: list[str]) -> tuple[tuple[str, ...], ...]:
@@ -96,6 +100,7 @@ class PatternDetector(Detector):
                 requires=_slots(entry.get("requires", [])),
                 anywhere=_slots(entry.get("anywhere", [])),
                 none=tuple(data_none for data_none in entry.get("none", [])),
+                exclude=tuple(entry.get("exclude", [])),
             )
             for entry in data["rule"]
         ]
@@ -109,7 +114,8 @@ class PatternDetector(Detector):
         for rule in self.rules:
             if any(not any(concepts.get(c) or c in seen for c in slot) for slot in rule.anywhere):
                 continue
-            for start, end, core in _cooccurrences(doc, concepts, rule.slots, rule.window, touch_from):
+            slot_concepts = _without(concepts, rule.exclude) if rule.exclude else concepts
+            for start, end, core in _cooccurrences(doc, slot_concepts, rule.slots, rule.window, touch_from):
                 if rule.none and _in_sentence(doc, start, rule.none, concepts):
                     continue
                 hits.append(_span_hit(doc, self.label, rule.id, rule.explain, start, end,
@@ -188,6 +194,15 @@ def _assign(anchor: tuple[int, int], options: list[list[tuple[int, int]]],
         return False
 
     return chosen if extend(0) else None
+
+
+def _without(concepts: ConceptHits, exclude: tuple[str, ...]) -> ConceptHits:
+    """Concept matches minus those lying inside a match of an `exclude` concept."""
+    blocked = [span for name in exclude for span in concepts.get(name, ())]
+    if not blocked:
+        return concepts
+    return {name: [s for s in spans if not any(b[0] <= s[0] and s[1] <= b[1] for b in blocked)]
+            for name, spans in concepts.items()}
 
 
 def _in_sentence(doc: Doc, token: int, names: tuple[str, ...], concepts: ConceptHits) -> bool:
