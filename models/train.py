@@ -232,13 +232,18 @@ def choose_fusion(
     return {"thresholds": thresholds, "rule_floor": floors, "beta": betas}
 
 
-def layer_outputs(model: SignaalModel, records: list[dict], policy: Policy) -> tuple[np.ndarray, np.ndarray]:
-    """(rule score, model probability) per record and label, computed by the live pipeline
-    (a conversation turn by turn, the model over its window with the running max)."""
+def pipeline_analyzer(policy: Policy, model: SignaalModel | None = None):
+    """A live Analyzer that shares the rule features' spaCy pipeline (loaded once)."""
     from signaal.signals.pipeline import Analyzer
 
     base = feature_analyzer()
-    analyzer = Analyzer(nlp=base.nlp, policy=policy, model=model, pipeline_info=base.pipeline_info)
+    return Analyzer(nlp=base.nlp, policy=policy, model=model, pipeline_info=base.pipeline_info)
+
+
+def layer_outputs(model: SignaalModel, records: list[dict], policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    """(rule score, model probability) per record and label, computed by the live pipeline
+    (a conversation turn by turn, the model over its window with the running max)."""
+    analyzer = pipeline_analyzer(policy, model)
     rules = np.zeros((len(records), len(LABEL_IDS)))
     probs = np.zeros((len(records), len(LABEL_IDS)))
     for i, record in enumerate(records):
@@ -259,14 +264,14 @@ def tune_fusion(fusion: dict, Y: np.ndarray, rules: np.ndarray, probs: np.ndarra
     it (a model-only flag also needs signals/fusion.py's floor); ties go to the higher
     threshold (fewer flags without matched words). A label with fewer than
     TUNE_MIN_POSITIVES positives in the tuning data keeps its cross-validated threshold."""
-    from signaal.signals.fusion import MODEL_ONLY_FLOOR, NO_FLOOR
+    from signaal.signals.fusion import model_only_floor
 
     thresholds, tuned = dict(fusion["thresholds"]), []
     for j, label in enumerate(LABEL_IDS):
         y = Y[:, j].astype(bool)
         if y.sum() < TUNE_MIN_POSITIVES:
             continue
-        floor = 0.0 if label in NO_FLOOR else MODEL_ONLY_FLOOR
+        floor = model_only_floor(label)
         fired = rules[:, j] > 0
         best, best_t = -1.0, thresholds[label]
         for t in TUNE_GRID:
@@ -362,15 +367,8 @@ def evaluate_files(
 ) -> dict:
     """Rules-only and fused figures of the full Analyzer on labelled JSONL files."""
     from signaal.signals.io import LineError, read_jsonl
-    from signaal.signals.pipeline import Analyzer
 
-    base = feature_analyzer()
-    analyzer = Analyzer(
-        nlp=base.nlp,
-        policy=policy,
-        model=None,
-        pipeline_info=base.pipeline_info,
-    )
+    analyzer = pipeline_analyzer(policy)
     report = {}
     for path in paths:
         records = [r for _, r in read_jsonl(path) if not isinstance(r, LineError)]
@@ -465,7 +463,7 @@ def _train(config: TrainConfig, progress: Progress | None = None) -> TrainResult
     if config.data:
         own, sources = load_records(config.data)
         # copies of one record share a CV group: never on both sides of a fold
-        records = [{**r, "group": f"data:{k}"} for k, r in enumerate(own) if "labels" in r
+        records = [{**r, "group": f"data:{k}"} for k, r in enumerate(own)
                    for _ in range(max(1, config.data_repeat))]
     if not config.data or config.with_generated:
         generated, generator_source = generated_records(

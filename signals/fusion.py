@@ -38,12 +38,15 @@ MODEL_ONLY_FLOOR = 0.5
 NO_FLOOR = frozenset({"acute_danger"})
 
 
+def model_only_floor(label: str) -> float:
+    """The least probability at which the model raises `label` with no rule behind it."""
+    return 0.0 if label in NO_FLOOR else MODEL_ONLY_FLOOR
+
+
 def model_threshold(model: Any, label: str, has_rule: bool) -> float:
     """The probability at which the model raises `label` (alone when `has_rule` is False)."""
     threshold = getattr(model, "thresholds", {}).get(label, DEFAULT_THRESHOLD)
-    if not has_rule and label not in NO_FLOOR:
-        threshold = max(threshold, MODEL_ONLY_FLOOR)
-    return threshold
+    return threshold if has_rule else max(threshold, model_only_floor(label))
 
 
 def fuse(

@@ -385,8 +385,9 @@ def test_snapshot_roundtrip_keeps_pending_and_concepts(analyzer):
     assert back.add("client", "hoi").result.labels == conv.add("client", "hoi").result.labels
 
 
-def test_model_in_a_worker_process_gives_the_same_result(tmp_path):
-    """`serve` scores the model in a second process: same flags as scoring inline."""
+@pytest.fixture(scope="module")
+def model_analyzer():
+    """An Analyzer with the shipped default model (skip when it is not installed)."""
     import warnings
 
     from signaal.signals.pipeline import Analyzer
@@ -396,6 +397,12 @@ def test_model_in_a_worker_process_gives_the_same_result(tmp_path):
         an = Analyzer.load(model="default")
     if an.model is None:
         pytest.skip("no default model installed")
+    return an
+
+
+def test_model_in_a_worker_process_gives_the_same_result(tmp_path, model_analyzer):
+    """`serve` scores the model in a second process: same flags as scoring inline."""
+    an = model_analyzer
     texts = ["hoi", "ik ben 14", "mijn stiefvader regelt mannen voor mij en pakt het geld"]
     inline = an.conversation("x")
     for t in texts:
@@ -408,29 +415,27 @@ def test_model_in_a_worker_process_gives_the_same_result(tmp_path):
     assert [f["raised_by"] for f in got["flags"]] == [f["raised_by"] for f in expected["flags"]]
 
 
-def test_model_worker_answers_concurrent_requests_in_order_and_refuses_a_bad_model(tmp_path):
-    import warnings
+def test_model_worker_answers_concurrent_requests_in_order_and_refuses_a_bad_model(
+        tmp_path, model_analyzer):
     from types import SimpleNamespace
 
     from signaal.service.model_worker import MAX_IN_FLIGHT, ModelWorker, ModelWorkerError
-    from signaal.signals.pipeline import Analyzer, score_window
+    from signaal.signals.pipeline import score_window
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        an = Analyzer.load(model="default")
-    if an.model is None:
-        pytest.skip("no default model installed")
+    an = model_analyzer
     windows = [[f"ik ben {age}", "mijn moeder regelt mannen voor mij"][: 1 + age % 2]
                for age in range(10, 12 + 2 * MAX_IN_FLIGHT)]  # more than may be in flight
+    # real rule scores: score_window caches them per text for later rule features
+    scores = [[an.rule_scores(t) for t in w] for w in windows]
     worker = ModelWorker(an.model)
     try:
         async def all_at_once():
-            return await asyncio.gather(*(worker.score(w, [{}] * len(w)) for w in windows))
+            return await asyncio.gather(*(worker.score(w, s) for w, s in zip(windows, scores)))
 
         got = asyncio.run(all_at_once())
     finally:
         worker.close()
-    expected = [score_window(an.model, w, [{}] * len(w)) for w in windows]
+    expected = [score_window(an.model, w, s) for w, s in zip(windows, scores)]
     assert got == [pytest.approx(e) for e in expected]
     with pytest.raises(ModelWorkerError, match="could not load"):
         ModelWorker(SimpleNamespace(path=tmp_path / "no-model-here"))
