@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections import defaultdict
 from pathlib import Path
@@ -16,6 +17,30 @@ DATA_DIR = Path(__file__).parent / "data"
 # concept -> list of (start, end) token spans
 ConceptHits = dict[str, list[tuple[int, int]]]
 
+# Token attributes whose values a doc lists cheaply; anchors are checked on these.
+ANCHOR_ATTRS = {"NORM": "norm_", "LEMMA": "lemma_", "LOWER": "lower_", "ORTH": "text"}
+Anchor = tuple[str, frozenset[str]]
+
+
+def pattern_anchors(pattern: list[dict]) -> list[Anchor]:
+    """The word sets a doc must contain for `pattern` to match at all: one per token that
+    must occur (no optional OP) and names its NORM/LEMMA/LOWER/ORTH value or IN-list.
+    Other conditions (REGEX, NOT_IN, flags) do not narrow it, so this never rules out a
+    pattern that could match."""
+    anchors = []
+    for token in pattern:
+        op = token.get("OP", "1")
+        if op in ("?", "*", "!") or re.fullmatch(r"\{0?,\d*\}", op):
+            continue
+        for attr, value in token.items():
+            if attr not in ANCHOR_ATTRS:
+                continue
+            if isinstance(value, str):
+                anchors.append((attr, frozenset([value])))
+            elif isinstance(value, dict) and set(value) == {"IN"}:
+                anchors.append((attr, frozenset(value["IN"])))
+    return anchors
+
 
 def load_concepts(path: Path | None = None) -> tuple[dict[str, list[str]], dict[str, list], set[str]]:
     """(phrase lists, token patterns) by concept name, and the concepts matched on NORM only."""
@@ -27,13 +52,22 @@ def load_concepts(path: Path | None = None) -> tuple[dict[str, list[str]], dict[
 
 
 class ConceptTagger:
-    """Finds every concept phrase in a doc, matching on NORM and on LEMMA."""
+    """Finds every concept phrase in a doc, matching on NORM and on LEMMA, and every token
+    pattern. Each token pattern has its own Matcher, run only when the doc holds the words
+    the pattern requires: the Matcher's cost grows with optional tokens times doc length,
+    and most patterns cannot match most messages."""
 
     def __init__(self, nlp: Language, path: Path | None = None):
         self.concepts, patterns, norm_only = load_concepts(path)
-        self._by_pattern = Matcher(nlp.vocab)
+        self._by_pattern: list[tuple[list[Anchor], Matcher]] = []
         for concept, token_patterns in patterns.items():
-            self._by_pattern.add(concept, token_patterns)
+            for pattern in token_patterns:
+                matcher = Matcher(nlp.vocab)
+                matcher.add(concept, [pattern])
+                # rarest word set first, so the check usually stops at one lookup
+                anchors = sorted(pattern_anchors(pattern), key=lambda anchor: len(anchor[1]))
+                self._by_pattern.append((anchors, matcher))
+        self._anchor_attrs = sorted({attr for anchors, _ in self._by_pattern for attr, _ in anchors})
         self._by_norm = PhraseMatcher(nlp.vocab, attr="NORM")
         self._by_lemma = PhraseMatcher(nlp.vocab, attr="LEMMA")
         normalizer = nlp.get_pipe("signaal_normalizer")
@@ -46,7 +80,10 @@ class ConceptTagger:
 
     def __call__(self, doc: Doc) -> ConceptHits:
         hits: dict[str, set[tuple[int, int]]] = defaultdict(set)
-        for matcher in (self._by_norm, self._by_lemma, self._by_pattern):
+        in_doc = {attr: {getattr(token, ANCHOR_ATTRS[attr]) for token in doc} for attr in self._anchor_attrs}
+        possible = [matcher for anchors, matcher in self._by_pattern
+                    if all(not words.isdisjoint(in_doc[attr]) for attr, words in anchors)]
+        for matcher in (self._by_norm, self._by_lemma, *possible):
             for match_id, start, end in matcher(doc):
                 hits[self._names[match_id]].add((start, end))
         return {concept: sorted(spans) for concept, spans in hits.items()}

@@ -145,3 +145,36 @@ def test_conversation_state_roundtrip_holds_no_text(analyzer):
     # the restored conversation goes on where it was: the photo seen earlier still counts
     later = restored.add("client", "en als ik niet betaal zet hij hem online")
     assert "sextortion" in later.result.labels
+
+
+def test_pattern_anchors_keep_only_required_words():
+    from signaal.signals.concepts import pattern_anchors
+
+    pattern = [{"NORM": {"IN": ["doen", "doet"]}}, {"NORM": "ze", "OP": "?"},
+               {"NORM": {"IN": ["me", "mij"]}, "OP": "{0,3}"}, {"LEMMA": "pijn", "OP": "{1,2}"},
+               {"IS_PUNCT": True}, {"NORM": {"NOT_IN": ["niet"]}}]
+    assert pattern_anchors(pattern) == [("NORM", frozenset({"doen", "doet"})), ("LEMMA", frozenset({"pijn"}))]
+
+
+def test_anchor_prefilter_finds_what_one_matcher_over_all_patterns_finds(analyzer):
+    """The tagger runs a token pattern only when its required words are in the doc; that
+    must never lose a match a plain Matcher over every pattern finds."""
+    from spacy.matcher import Matcher
+
+    from signaal.signals.concepts import load_concepts
+    from signaal.training.generate import CorpusConfig, generate_corpus
+
+    _, patterns, _ = load_concepts()
+    every_pattern = Matcher(analyzer.nlp.vocab)
+    for concept, token_patterns in patterns.items():
+        every_pattern.add(concept, token_patterns)
+    messages, _ = generate_corpus(CorpusConfig(n_messages=1500, n_conversations=0, seed=5))
+    found = 0
+    for record in messages:
+        doc = analyzer.nlp(record["text"])
+        expected = {(analyzer.nlp.vocab.strings[key], start, end) for key, start, end in every_pattern(doc)}
+        tagged = {(concept, start, end) for concept, spans in analyzer.concepts(doc).items()
+                  for start, end in spans}
+        assert expected <= tagged
+        found += len(expected)
+    assert found > 200  # the sample does exercise the patterns
