@@ -30,14 +30,14 @@ from signaal.service.auth import require
 from signaal.service.metrics import Metrics
 from signaal.service.settings import Settings
 from signaal.service.state import Live, LiveConversations, restore, snapshot, sources
-from signaal.service.store import Committer, StateConflict, open_store
+from signaal.service.store import Committer, StateConflict, StoreParams, StoreProcess, open_store
 
 log = logging.getLogger("signaal.service")
 access_log = logging.getLogger("signaal.service.access")
 
 MAX_ID_CHARS = 256
 CONFLICT_RETRIES = 3
-SWITCH_INTERVAL_SECONDS = 0.0005  # see the lifespan
+SWITCH_INTERVAL_SECONDS = 0.0005  # see the lifespan (matters when the store runs in a thread)
 
 
 class MessageIn(BaseModel):
@@ -104,13 +104,13 @@ def _sse(event: str, data: dict | None, event_id: int | None = None) -> bytes:
 class Service:
     model_worker: Any = None  # service.model_worker.ModelWorker when the model runs apart
 
-    def __init__(self, settings: Settings, analyzer: Any, store: Any):
+    def __init__(self, settings: Settings, analyzer: Any, committer: Committer | StoreProcess):
         from signaal.signals.pseudonym import Pseudonymizer
 
         self.settings = settings
         self.analyzer = analyzer
         self._pseudonymizer = Pseudonymizer(settings.key)
-        self.committer = Committer(store)
+        self.committer = committer
         self.live = LiveConversations(settings.cache_size, settings.state_ttl)
         # several workers share a PostgreSQL store: reads check the stored version
         self.shared = settings.store == "postgres"
@@ -131,7 +131,7 @@ class Service:
         live = self.live.get(pseudonym)
         if live is not None and not (fresh and self.shared):
             return live
-        state = await self.committer.run(lambda s: s.load_state(pseudonym))
+        state = await self.committer.run([("load_state", (pseudonym,))])
         if state is None:
             self.live.drop(pseudonym)
             return None
@@ -149,18 +149,14 @@ class Service:
                 "verdicts": dict(live.verdicts), "model_version": self.model_version,
                 "policy_version": self.policy_version}
 
-    async def _commit(self, pseudonym: str, live: Live, expected: int, now: float, append) -> Any:
+    async def _commit(self, pseudonym: str, live: Live, expected: int, now: float,
+                      append: tuple[str, tuple]) -> Any:
         """Save the snapshot (if the stored one is still at `expected` messages) and append
-        the audit/feedback record in one transaction; StateConflict when it moved on."""
-        state = snapshot(live)
+        the audit/feedback record (`append`, a store Op) in one transaction; StateConflict
+        when the stored state moved on."""
         expires = now + self.settings.state_ttl
-
-        def write(store):
-            if not store.save_state(pseudonym, state, expires, expected=expected, now=now):
-                raise StateConflict(pseudonym)
-            return append(store)
-
-        return await self.committer.run(write)
+        return await self.committer.run([
+            ("put_state", (pseudonym, snapshot(live), expires, expected, now)), append])
 
     async def add_message(self, pseudonym: str, role: str, text: str) -> dict:
         async with self.live.lock(pseudonym):
@@ -196,8 +192,7 @@ class Service:
                     "new_labels": new_labels,
                 }
                 try:
-                    await self._commit(pseudonym, live, index, now,
-                                       lambda store, r=record: store.append_audit(r))
+                    await self._commit(pseudonym, live, index, now, ("append_audit", (record,)))
                     break
                 except StateConflict:
                     # another worker wrote this conversation: reload its state and redo
@@ -245,7 +240,7 @@ class Service:
                 try:
                     feedback_id = await self._commit(
                         pseudonym, live, len(live.conversation.roles), now,
-                        lambda store, r=record: store.append_feedback(r))
+                        ("append_feedback", (record,)))
                     break
                 except StateConflict:
                     live.verdicts = before
@@ -268,16 +263,11 @@ class Service:
             record = {"ts": time.time(), "pseudonym": pseudonym, "kind": "delete",
                       "model_version": self.model_version, "policy_version": self.policy_version,
                       "policy_sha256": self.policy_sha256}
-
-            def write(store):
-                store.delete_state(pseudonym)
-                store.append_audit(record)
-
-            await self.committer.run(write)
+            await self.committer.run([("delete_state", (pseudonym,)), ("append_audit", (record,))])
         self.hub.publish(pseudonym, "deleted", {"conversation": pseudonym})
 
     async def purge(self) -> dict[str, int]:
-        counts = await self.committer.run(lambda s: s.purge_expired())
+        counts = await self.committer.run([("purge_expired", ())])
         counts["live"] = self.live.expire()
         if any(counts.values()):
             log.info("purged expired: %s", counts)
@@ -399,8 +389,11 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
         # one synthetic message: a broken model fails the start, not every client message,
         # and lazy parts (model weights, caches) load before the first real message
         await asyncio.to_thread(lambda: an.conversation(None).add("client", "hallo, ik ben 15"))
-        st = store if store is not None else await asyncio.to_thread(open_store, settings)
-        service = Service(settings, an, st)
+        if store is None and settings.store_process:
+            committer = await asyncio.to_thread(StoreProcess, StoreParams.of(settings))
+        else:
+            committer = Committer(store if store is not None else await asyncio.to_thread(open_store, settings))
+        service = Service(settings, an, committer)
         if settings.model_process and getattr(an.model, "path", None):
             from signaal.service.model_worker import ModelWorker
 

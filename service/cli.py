@@ -33,6 +33,9 @@ def serve(
     model_process: bool = typer.Option(
         True, "--model-process/--no-model-process",
         help="Het model in een tweede proces laten rekenen (benut een tweede kern)."),
+    store_process: bool = typer.Option(
+        True, "--store-process/--no-store-process",
+        help="De opslag (groepscommits) in een eigen proces: geen strijd om de GIL met de dienst."),
     demo: bool = typer.Option(False, "--demo", help="Tijdelijke sleutel, tokens en database; print een eenmalige link."),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
@@ -73,6 +76,7 @@ def serve(
                         audit_retention_days=audit_retention_days, model=model, demo=demo,
                         sqlite_synchronous=sqlite_sync.upper(),
                         model_process=model_process and (os.cpu_count() or 1) > 1,
+                        store_process=store_process and (os.cpu_count() or 1) > 1,
                         ephemeral_data_dir=temp_dir is not None)
     if demo:
         _print_demo(host, port, token_map, tokens is not None)

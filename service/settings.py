@@ -31,6 +31,7 @@ class Settings:
     sqlite_synchronous: str = "FULL"  # every acknowledged message survives a crash or power loss
     model: str | None = None  # model name for the analyzer (None: the default; "rules": none)
     model_process: bool = False  # score the model in a second process (uses a second core)
+    store_process: bool = False  # run the store's group commit in a process of its own
     demo: bool = False
     ephemeral_data_dir: bool = False  # demo: remove data_dir when the service stops
 

@@ -4,10 +4,12 @@ Neither holds text or platform identifiers: only pseudonyms, label ids, scores, 
 ids and versions.
 
 Two implementations of one small interface: SQLite (WAL, one machine) and PostgreSQL
-(psycopg 3, several workers or machines). All service writes go through `Committer`, one
-thread per store that groups the writes of concurrent requests into one transaction (group
-commit): a request is answered only after its transaction is durable, yet the disk sees one
-sync per batch instead of one per message.
+(psycopg 3, several workers or machines). All service reads and writes are batches of
+operations (`Op`: a Store method name and its arguments) that go through a group committer:
+the writes of concurrent requests share one transaction, so a request is answered only
+after its transaction is durable, yet the disk sees one sync per batch instead of one per
+message. `StoreProcess` (the service's default on a machine with two cores or more) runs
+the committer in a process of its own, `Committer` in a thread (tests, one core).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import json
 import logging
 import queue
@@ -22,7 +25,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,12 @@ class Store(ABC):
         `state["n"] == expected` messages: several workers may serve one conversation, and a
         worker whose copy is stale must reload and retry instead of overwriting. Returns
         whether it was written."""
+
+    def put_state(self, pseudonym: str, state: dict, expires_at: float, expected: int | None,
+                  now: float | None = None) -> None:
+        """`save_state`, raising StateConflict when the stored state moved on."""
+        if not self.save_state(pseudonym, state, expires_at, expected=expected, now=now):
+            raise StateConflict(pseudonym)
 
     @abstractmethod
     def load_state(self, pseudonym: str, now: float | None = None) -> dict | None:
@@ -417,9 +426,39 @@ def open_store(settings: Any) -> Store:
 
 # --- group commit -------------------------------------------------------------------------
 
+# One store operation: a Store method and its arguments. Plain data, so a batch runs the
+# same in a thread or in the store process.
+Op = tuple[str, tuple]
+STORE_OPS = frozenset({"save_state", "put_state", "load_state", "delete_state", "append_audit",
+                       "append_feedback", "purge_expired", "audit_records", "feedback_records"})
+
+
+def run_ops(store: Store, ops: list[Op]) -> Any:
+    """Run one request's operations in order; the last one's result."""
+    result = None
+    for name, args in ops:
+        if name not in STORE_OPS:
+            raise StoreError(f"not a store operation: {name!r}")
+        result = getattr(store, name)(*args)
+    return result
+
+
+def run_batch(store: Store, batch: list[list[Op]]) -> list[tuple[bool, Any]]:
+    """Every request of `batch` in one transaction: (True, result) or (False, exception)
+    per request. When one request fails, the others run again one by one, so a bad request
+    fails alone."""
+    try:
+        with store.transaction():
+            return [(True, run_ops(store, ops)) for ops in batch]
+    except Exception as exc:
+        if len(batch) == 1:
+            return [(False, exc)]
+        return [outcome for ops in batch for outcome in run_batch(store, [ops])]
+
+
 class Committer:
-    """One thread owns the store. Callers submit `fn(store)`; the thread runs everything
-    queued so far in one transaction and resolves the futures after the commit."""
+    """One thread owns the store. Callers submit a request (a list of `Op`); the thread runs
+    everything queued so far in one transaction and resolves the futures after the commit."""
 
     def __init__(self, store: Store, max_batch: int = 256):
         self.store = store
@@ -430,17 +469,17 @@ class Committer:
         self.batches = 0
         self.operations = 0
 
-    def submit(self, fn: Callable[[Store], Any]) -> concurrent.futures.Future:
+    def submit(self, ops: list[Op]) -> concurrent.futures.Future:
         """For threads: a concurrent Future."""
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._queue.put((fn, future))
+        self._queue.put((ops, future))
         return future
 
-    async def run(self, fn: Callable[[Store], Any]) -> Any:
+    async def run(self, ops: list[Op]) -> Any:
         """For the event loop: resolved after the commit, one loop wake-up per batch."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((fn, (loop, future)))
+        self._queue.put((ops, (loop, future)))
         return await future
 
     def close(self) -> None:
@@ -464,32 +503,21 @@ class Committer:
                     stop = True
                     break
                 batch.append(nxt)
-            _deliver(self._run(batch))
+            outcomes = run_batch(self.store, [ops for ops, _ in batch])
+            self.batches += 1
+            self.operations += len(batch)
+            _deliver([(target, ok, value) for (_, target), (ok, value) in zip(batch, outcomes)])
             if stop:
                 return
 
-    def _run(self, batch: list) -> list[tuple[Any, Any, BaseException | None]]:
-        """(target, result, exception) per operation."""
-        try:
-            with self.store.transaction():
-                results = [fn(self.store) for fn, _ in batch]
-        except Exception as exc:
-            if len(batch) == 1:
-                return [(batch[0][1], None, exc)]
-            # one bad operation must not fail the others: run them one by one
-            return [outcome for item in batch for outcome in self._run([item])]
-        self.batches += 1
-        self.operations += len(batch)
-        return [(target, result, None) for (_, target), result in zip(batch, results)]
 
-
-def _deliver(outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:
+def _deliver(outcomes: list[tuple[Any, bool, Any]]) -> None:
     by_loop: dict[Any, list] = {}
-    for target, result, exc in outcomes:
+    for target, ok, value in outcomes:
         if isinstance(target, tuple):
-            by_loop.setdefault(target[0], []).append((target[1], result, exc))
+            by_loop.setdefault(target[0], []).append((target[1], ok, value))
         else:
-            _settle(target, result, exc)
+            _settle(target, ok, value)
     for loop, items in by_loop.items():
         try:
             loop.call_soon_threadsafe(_resolve, items)
@@ -498,16 +526,103 @@ def _deliver(outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:
 
 
 def _resolve(items: list) -> None:
-    for future, result, exc in items:
+    for future, ok, value in items:
         if not future.done():
-            future.set_exception(exc) if exc is not None else future.set_result(result)
+            future.set_result(value) if ok else future.set_exception(value)
 
 
-def _settle(future: concurrent.futures.Future, result: Any = None,
-            exc: BaseException | None = None) -> None:
+def _settle(future: concurrent.futures.Future, ok: bool, value: Any) -> None:
     if future.cancelled():
         return  # the client went away; the work is committed (or not) all the same
     try:
-        future.set_exception(exc) if exc is not None else future.set_result(result)
+        future.set_result(value) if ok else future.set_exception(value)
     except concurrent.futures.InvalidStateError:
         pass
+
+
+# --- the store in a process of its own -----------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class StoreParams:
+    """What the store process needs to open the store (no tokens, no pseudonym key)."""
+
+    store: str
+    data_dir: str | None
+    dsn: str | None
+    audit_ttl: float
+    sqlite_synchronous: str
+
+    @classmethod
+    def of(cls, settings: Any) -> StoreParams:
+        return cls(settings.store, str(settings.data_dir) if settings.data_dir else None,
+                   settings.dsn, settings.audit_ttl, settings.sqlite_synchronous)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """An exception that pickles and says nothing about the data: StoreErrors as they are
+    (they name fields and pseudonyms at most), others by type only."""
+    return exc if isinstance(exc, StoreError) else StoreError(f"store failure: {type(exc).__name__}")
+
+
+def _serve_store(conn: Any, parent: int, params: StoreParams, max_batch: int = 256) -> None:
+    """The store process: open the store, then run every request waiting on the pipe as one
+    batch. Answers go out from a thread of their own, so this loop never blocks on a full
+    pipe while the service is busy sending it requests."""
+    from signaal.service.worker import exit_with
+
+    exit_with(parent)
+    try:
+        store = open_store(params)
+    except Exception as exc:  # noqa: BLE001 - reported to the service, which refuses to start
+        conn.send((False, f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send((True, "ready"))
+    answers: queue.SimpleQueue = queue.SimpleQueue()
+
+    def send_answers() -> None:
+        while (answer := answers.get()) is not None:
+            try:
+                conn.send(answer)
+            except (OSError, ValueError):
+                return
+
+    sender = threading.Thread(target=send_answers, daemon=True, name="store-answers")
+    sender.start()
+    batches = 0
+    try:
+        while True:
+            try:
+                batch = [conn.recv()]
+                while len(batch) < max_batch and conn.poll():
+                    batch.append(conn.recv())
+            except (EOFError, OSError):
+                return
+            outcomes = run_batch(store, batch)
+            batches += 1
+            for ok, value in outcomes:
+                answers.put((True, (batches, value)) if ok else (False, _portable(value)))
+    finally:
+        store.close()
+        answers.put(None)
+        sender.join(timeout=5)
+
+
+class StoreProcess:
+    """The group committer in a process of its own, with the same `run` as `Committer`."""
+
+    def __init__(self, params: StoreParams):
+        from signaal.service.worker import PipeWorker
+
+        # many requests in flight, so that concurrent writes meet in one batch
+        self._worker = PipeWorker(_serve_store, (params,), "store", max_in_flight=256)
+        self.batches = 0
+        self.operations = 0
+
+    async def run(self, ops: list[Op]) -> Any:
+        self.operations += 1
+        batch_number, value = await self._worker.call(ops)
+        self.batches = max(self.batches, batch_number)
+        return value
+
+    def close(self) -> None:
+        self._worker.close()

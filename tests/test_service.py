@@ -32,9 +32,11 @@ def make_settings(data_dir: Path, **kw) -> Settings:
                     data_dir=data_dir, **kw)
 
 
-@pytest.fixture
-def client(tmp_path, analyzer):
-    with TestClient(create_app(make_settings(tmp_path), analyzer=analyzer)) as c:
+# the store's group commit in a thread (tests, one core) and in its own process (the default
+# of `signaal serve` on two cores or more): every client test runs against both
+@pytest.fixture(params=[False, True], ids=["store-thread", "store-process"])
+def client(request, tmp_path, analyzer):
+    with TestClient(create_app(make_settings(tmp_path, store_process=request.param), analyzer=analyzer)) as c:
         yield c
 
 
@@ -202,11 +204,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(tmp_path, analyzer):
+@pytest.fixture(params=[False, True], ids=["store-thread", "store-process"])
+def live_server(request, tmp_path, analyzer):
     import uvicorn
 
-    settings = make_settings(tmp_path, heartbeat_seconds=0.5)
+    settings = make_settings(tmp_path, heartbeat_seconds=0.5, store_process=request.param)
     port = free_port()
     config = uvicorn.Config(create_app(settings, analyzer=analyzer), host="127.0.0.1", port=port,
                             access_log=False, log_config=None, timeout_graceful_shutdown=1)
@@ -419,7 +421,8 @@ def test_model_worker_answers_concurrent_requests_in_order_and_refuses_a_bad_mod
         tmp_path, model_analyzer):
     from types import SimpleNamespace
 
-    from signaal.service.model_worker import MAX_IN_FLIGHT, ModelWorker, ModelWorkerError
+    from signaal.service.model_worker import ModelWorker, ModelWorkerError
+    from signaal.service.worker import MAX_IN_FLIGHT
     from signaal.signals.pipeline import score_window
 
     an = model_analyzer

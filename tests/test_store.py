@@ -144,9 +144,8 @@ def test_committer_groups_concurrent_writes(store):
 
     def worker(n):
         for i in range(25):
-            futures.append(committer.submit(
-                lambda s, n=n, i=i: (s.save_state(f"c_{n}", STATE, time.time() + 60),
-                                     s.append_audit(audit(f"c_{n}", i)))[1]))
+            futures.append(committer.submit([("save_state", (f"c_{n}", STATE, time.time() + 60)),
+                                             ("append_audit", (audit(f"c_{n}", i),))]))
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for t in threads:
@@ -156,8 +155,8 @@ def test_committer_groups_concurrent_writes(store):
     ids = [f.result(timeout=30) for f in futures]
     assert len(set(ids)) == 100
     # a failing operation fails alone
-    bad = committer.submit(lambda s: s.append_audit({"bogus": 1}))
-    good = committer.submit(lambda s: s.append_audit(audit("c_9")))
+    bad = committer.submit([("append_audit", ({"bogus": 1},))])
+    good = committer.submit([("append_audit", (audit("c_9"),))])
     with pytest.raises(StoreError):
         bad.result(timeout=30)
     assert good.result(timeout=30) > 0
@@ -165,6 +164,49 @@ def test_committer_groups_concurrent_writes(store):
     committer._queue.put(None)  # stop the thread; the fixture closes the store
     committer._thread.join(timeout=10)
     assert len(store.audit_records()) == 101
+
+
+def test_store_process_groups_writes_and_a_bad_request_fails_alone(tmp_path):
+    """The service's default: the same operations, run by a process of its own."""
+    import asyncio
+
+    from signaal.service.store import StateConflict, StoreParams, StoreProcess
+
+    params = StoreParams("sqlite", str(tmp_path), None, 100.0, "FULL")
+    committer = StoreProcess(params)
+
+    async def load():
+        now = time.time()
+        writes = [committer.run([("put_state", (f"c_{n}", {**STATE, "n": 1}, now + 60, 0, now)),
+                                 ("append_audit", (audit(f"c_{n}"),))])
+                  for n in range(40)]
+        ids = await asyncio.gather(*writes)
+        outcomes = await asyncio.gather(
+            committer.run([("append_audit", ({"bogus": 1},))]),
+            committer.run([("put_state", ("c_0", STATE, now + 60, 7, now))]),  # stale copy
+            committer.run([("os.remove", ("signaal.db",))]),
+            committer.run([("append_audit", (audit("c_ok"),))]),
+            committer.run([("load_state", ("c_3",))]),
+            return_exceptions=True)
+        return ids, outcomes
+
+    try:
+        ids, (bogus, stale, not_an_op, good, loaded) = asyncio.run(load())
+    finally:
+        committer.close()
+    assert len(set(ids)) == 40 and committer.operations == 45
+    assert 1 <= committer.batches < 45  # concurrent writes shared transactions
+    assert isinstance(bogus, StoreError) and "bogus" in str(bogus)
+    assert isinstance(stale, StateConflict)
+    assert isinstance(not_an_op, StoreError) and "not a store operation" in str(not_an_op)
+    assert good > 0 and loaded["n"] == 1
+    check = SQLiteStore(tmp_path / "signaal.db")
+    try:
+        assert len(check.audit_records()) == 41
+    finally:
+        check.close()
+    with pytest.raises(Exception, match="could not start"):
+        StoreProcess(StoreParams("sqlite", None, None, 100.0, "FULL"))
 
 
 def test_conditional_save(store):
