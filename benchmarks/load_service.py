@@ -290,9 +290,13 @@ async def main_async(args) -> int:
             results["model_version"] = probe.get("model_version")
             print(f"model: {probe.get('model_version') or 'none (rules only)'}, "
                   f"policy: {probe.get('policy_version')}")
-            # warm up (imports, caches, connection pool) outside the measurement
+            # warm up (imports, caches) outside the measurement, and open one connection per
+            # conversation first, as a chat platform keeps its connections open: a storm of
+            # new connections into a saturated service waits seconds for its first answers
+            # (seen with the store in its own process; an observation, not part of the bars)
             await asyncio.gather(*(post_message(session, url, f"load-{tag}-warm-{k}", "client", "hoi",
-                                                Tally(), headers["platform"]) for k in range(50)))
+                                                Tally(), headers["platform"])
+                                   for k in range(max(50, args.conversations))))
             pid = proc.pid if proc is not None else args.pid
             s0, c0 = cpu_seconds(pid), time.process_time()
             a, a_s = await scenario_a(session, url, headers, args.conversations,

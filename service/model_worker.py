@@ -40,7 +40,7 @@ def _serve(conn: Any, parent: int, folder: str) -> None:
             answer = (True, score_window(model, texts, rule_scores))
         except Exception as exc:  # noqa: BLE001 - one bad request fails alone
             answer = (False, type(exc).__name__)  # never the text
-        conn.send(answer)
+        conn.send([answer])
 
 
 class ModelWorker:

@@ -566,8 +566,9 @@ def _portable(exc: BaseException) -> BaseException:
 
 def _serve_store(conn: Any, parent: int, params: StoreParams, max_batch: int = 256) -> None:
     """The store process: open the store, then run every request waiting on the pipe as one
-    batch. Answers go out from a thread of their own, so this loop never blocks on a full
-    pipe while the service is busy sending it requests."""
+    batch. A batch's answers go out as one message (one GIL hand-off to the sending thread
+    per batch, not per answer), from a thread of their own, so this loop never blocks on a
+    full pipe while the service is busy sending it requests."""
     from signaal.service.worker import exit_with
 
     exit_with(parent)
@@ -599,8 +600,8 @@ def _serve_store(conn: Any, parent: int, params: StoreParams, max_batch: int = 2
                 return
             outcomes = run_batch(store, batch)
             batches += 1
-            for ok, value in outcomes:
-                answers.put((True, (batches, value)) if ok else (False, _portable(value)))
+            answers.put([(True, (batches, value)) if ok else (False, _portable(value))
+                         for ok, value in outcomes])
     finally:
         store.close()
         answers.put(None)

@@ -45,7 +45,8 @@ def exit_with(parent: int) -> None:
 class PipeWorker:
     """Starts `target(conn, parent_pid, *args)` in a spawned process; `call` awaits the
     answer to one request. The target first sends (True, detail) when it is ready or
-    (False, reason) when it cannot start; then it answers each request with (ok, value)."""
+    (False, reason) when it cannot start; then it answers requests in order, each pipe
+    message a list of one or more (ok, value) answers (a batch's answers travel together)."""
 
     def __init__(self, target: Callable[..., None], args: tuple, name: str,
                  max_in_flight: int = MAX_IN_FLIGHT):
@@ -100,10 +101,10 @@ class PipeWorker:
     def _on_answer(self) -> None:
         try:
             while self._conn.poll():
-                answer = self._conn.recv()
-                future = self._waiting.popleft()
-                if not future.done():
-                    future.set_result(answer)
+                for answer in self._conn.recv():
+                    future = self._waiting.popleft()
+                    if not future.done():
+                        future.set_result(answer)
         except (EOFError, OSError):  # the worker died: fail every waiting request
             self._loop.remove_reader(self._conn.fileno())
             for future in [*self._waiting, *(f for _, f in self._queued)]:
