@@ -24,6 +24,13 @@ _CHAT_INFIXES = [r"(?<=[^\W\d_])[,!?;]+(?=[^\W\d_])", r"(?<=\d)[,!?;]+(?=[^\W\d_
                  r"(?<=[^\W\d_])[!?]+(?=\d)"]
 
 
+# spaCy's Dutch tokenizer keeps legal/formal abbreviations with their dot as one token;
+# these are also everyday chat words that end a sentence ("hij slaat me.", "mijn ex.", "ik
+# kon niet meer, echt niet meer al."), where the dot is punctuation.
+_CHAT_WORDS_NOT_ABBREVIATIONS = ("me", "al", "best", "pas", "ex", "bel", "kon", "min", "top",
+                                 "vol", "hand", "lit", "red", "get", "not", "volg", "ver")
+
+
 class FallbackWarning(UserWarning):
     """nl_core_news_sm is not installed; Signaal runs on its blank-pipeline fallback."""
 
@@ -39,6 +46,9 @@ class PipelineInfo:
 def _tune_tokenizer(nlp: Language) -> None:
     infixes = list(nlp.Defaults.infixes) + _CHAT_INFIXES
     nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    dotted = {f"{form}." for word in _CHAT_WORDS_NOT_ABBREVIATIONS
+              for form in (word, word.capitalize(), word.upper())}
+    nlp.tokenizer.rules = {k: v for k, v in nlp.tokenizer.rules.items() if k not in dotted}
 
 
 def build_nlp(model: str | None = TRAINED_MODEL, warn: bool = True) -> tuple[Language, PipelineInfo]:

@@ -178,3 +178,11 @@ def test_anchor_prefilter_finds_what_one_matcher_over_all_patterns_finds(analyze
         assert expected <= tagged
         found += len(expected)
     assert found > 200  # the sample does exercise the patterns
+
+
+@pytest.mark.parametrize("text,tokens", [
+    ("hij slaat me.", ["hij", "slaat", "me", "."]), ("mijn ex.", ["mijn", "ex", "."]),
+    ("bijv. dit", ["bijv.", "dit"]), ("blz. 4", ["blz.", "4"]),
+])
+def test_chat_words_ending_a_sentence_are_not_abbreviations(analyzer, text, tokens):
+    assert [t.text for t in analyzer.nlp.make_doc(text)] == tokens
