@@ -195,7 +195,7 @@ def test_tune_fusion_picks_the_best_fused_f1_per_label_and_keeps_cv_for_rare_lab
     rules[:10, se] = 0.9
     probs[10:20, se] = 0.8
     probs[20:30, se] = 0.6
-    # acute_danger: exempt from the 0.5 floor; the misses sit at 0.35
+    # acute_danger: the misses sit at 0.35, below the 0.5 floor of model-only flags
     Y[:10, ad] = 1
     probs[:10, ad] = 0.35
     # loverboy: too few positives to tune
@@ -203,6 +203,6 @@ def test_tune_fusion_picks_the_best_fused_f1_per_label_and_keeps_cv_for_rare_lab
     fusion = {"thresholds": {label: 0.5 for label in LABEL_IDS}, "rule_floor": {}, "beta": {}}
     tuned = tune_fusion(fusion, Y, rules, probs)
     assert tuned["thresholds"]["sexual_exploitation"] == 0.8
-    assert tuned["thresholds"]["acute_danger"] == 0.35
+    assert tuned["thresholds"]["acute_danger"] >= 0.5  # never below the model-only floor
     assert tuned["thresholds"]["loverboy"] == 0.5 and "loverboy" not in tuned["tuned_labels"]
     assert tuned["cv_thresholds"] == fusion["thresholds"]
