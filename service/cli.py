@@ -38,6 +38,9 @@ def serve(
         help="De opslag (groepscommits) in een eigen proces: geen strijd om de GIL met de dienst."),
     demo: bool = typer.Option(False, "--demo", help="Tijdelijke sleutel, tokens en database; print een eenmalige link."),
     log_level: str = typer.Option("info", "--log-level"),
+    loop: str = typer.Option(
+        "auto", "--loop",
+        help="Event loop: auto (uvloop) is ~20% sneller; asyncio laat nieuwe verbindingen eerlijker toe bij overbelasting."),
 ) -> None:
     """Start the HTTP service (FastAPI + uvicorn, one worker) for the chat platform and the counselor page."""
     import uvicorn
@@ -51,6 +54,8 @@ def serve(
                         force=True)  # the CLI set WARNING; the service logs its access lines
     temp_dir = None
     try:
+        if loop not in ("auto", "uvloop", "asyncio"):
+            raise SettingsError(f"--loop must be auto, uvloop or asyncio, not {loop!r}")
         if demo:
             token_map = {secrets.token_urlsafe(24): "platform", secrets.token_urlsafe(24): "counselor"}
             if tokens:
@@ -81,7 +86,7 @@ def serve(
     if demo:
         _print_demo(host, port, token_map, tokens is not None)
     config = uvicorn.Config(
-        create_app(settings), host=host, port=port, workers=1,
+        create_app(settings), host=host, port=port, workers=1, loop=loop,
         access_log=False,  # its lines carry the path (platform id) and query (token)
         log_config=None, server_header=False, proxy_headers=False,
         timeout_graceful_shutdown=3, log_level=log_level.lower())

@@ -333,6 +333,8 @@ def test_serve_command_refuses_missing_settings(tmp_path, monkeypatch):
     key.write_text("ab" * 32)
     result = runner.invoke(app, ["serve", "--tokens", str(tokens), "--key-file", str(key)])
     assert result.exit_code == 2 and "--data-dir" in result.output
+    result = runner.invoke(app, ["serve", "--demo", "--loop", "tornado"])
+    assert result.exit_code == 2 and "--loop" in result.output
 
 
 def test_analysis_error_is_500_without_text(client, caplog, monkeypatch):
