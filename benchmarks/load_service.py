@@ -293,7 +293,7 @@ async def main_async(args) -> int:
             # warm up (imports, caches) outside the measurement, and open one connection per
             # conversation first, as a chat platform keeps its connections open: a storm of
             # new connections into a saturated service waits seconds for its first answers
-            # (seen with the store in its own process; an observation, not part of the bars)
+            # (uvloop's accept under saturation, see docs/SERVICE.md; not part of the bars)
             await asyncio.gather(*(post_message(session, url, f"load-{tag}-warm-{k}", "client", "hoi",
                                                 Tally(), headers["platform"])
                                    for k in range(max(50, args.conversations))))
