@@ -264,18 +264,17 @@ def tune_fusion(fusion: dict, Y: np.ndarray, rules: np.ndarray, probs: np.ndarra
     it (a model-only flag also needs signals/fusion.py's floor); ties go to the higher
     threshold (fewer flags without matched words). A label with fewer than
     TUNE_MIN_POSITIVES positives in the tuning data keeps its cross-validated threshold."""
-    from signaal.signals.fusion import model_only_floor
+    from signaal.signals.fusion import MODEL_ONLY_FLOOR
 
     thresholds, tuned = dict(fusion["thresholds"]), []
     for j, label in enumerate(LABEL_IDS):
         y = Y[:, j].astype(bool)
         if y.sum() < TUNE_MIN_POSITIVES:
             continue
-        floor = model_only_floor(label)
         fired = rules[:, j] > 0
         best, best_t = -1.0, thresholds[label]
         for t in TUNE_GRID:
-            if t < floor:
+            if t < MODEL_ONLY_FLOOR:
                 continue
             score = _fbeta(y, fired | (probs[:, j] >= t), FUSION_BETA)
             if score >= best:  # ascending grid: ties keep the higher threshold

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signaal.service.worker import PipeWorker, WorkerError, exit_with
-
-ModelWorkerError = WorkerError
+from signaal.service.worker import PipeWorker, exit_with
 
 
 def _serve(conn: Any, parent: int, folder: str) -> None:

@@ -429,6 +429,8 @@ def open_store(settings: Any) -> Store:
 # One store operation: a Store method and its arguments. Plain data, so a batch runs the
 # same in a thread or in the store process.
 Op = tuple[str, tuple]
+# requests per transaction, and in flight to the store process (so concurrent writes meet)
+MAX_BATCH = 256
 STORE_OPS = frozenset({"save_state", "put_state", "load_state", "delete_state", "append_audit",
                        "append_feedback", "purge_expired", "audit_records", "feedback_records"})
 
@@ -460,7 +462,7 @@ class Committer:
     """One thread owns the store. Callers submit a request (a list of `Op`); the thread runs
     everything queued so far in one transaction and resolves the futures after the commit."""
 
-    def __init__(self, store: Store, max_batch: int = 256):
+    def __init__(self, store: Store, max_batch: int = MAX_BATCH):
         self.store = store
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -564,7 +566,7 @@ def _portable(exc: BaseException) -> BaseException:
     return exc if isinstance(exc, StoreError) else StoreError(f"store failure: {type(exc).__name__}")
 
 
-def _serve_store(conn: Any, parent: int, params: StoreParams, max_batch: int = 256) -> None:
+def _serve_store(conn: Any, parent: int, params: StoreParams) -> None:
     """The store process: open the store, then run every request waiting on the pipe as one
     batch. A batch's answers go out as one message (one GIL hand-off to the sending thread
     per batch, not per answer), from a thread of their own, so this loop never blocks on a
@@ -594,7 +596,7 @@ def _serve_store(conn: Any, parent: int, params: StoreParams, max_batch: int = 2
         while True:
             try:
                 batch = [conn.recv()]
-                while len(batch) < max_batch and conn.poll():
+                while len(batch) < MAX_BATCH and conn.poll():
                     batch.append(conn.recv())
             except (EOFError, OSError):
                 return
@@ -614,8 +616,7 @@ class StoreProcess:
     def __init__(self, params: StoreParams):
         from signaal.service.worker import PipeWorker
 
-        # many requests in flight, so that concurrent writes meet in one batch
-        self._worker = PipeWorker(_serve_store, (params,), "store", max_in_flight=256)
+        self._worker = PipeWorker(_serve_store, (params,), "store", max_in_flight=MAX_BATCH)
         self.batches = 0
         self.operations = 0
 

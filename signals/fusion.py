@@ -6,9 +6,8 @@ running max; see models/classifier.py and signals/pipeline.py):
 
 * model alone raises the flag when ``p >= max(model.thresholds[label], 0.5)``: with no rule
   behind it the counselor sees no matched words, only the message, so the calibrated model
-  must find the label more likely than not (acute_danger included since the model trains
-  on hand-written danger-now messages: the exemption it had cost three false alarms on dev
-  for two holdout catches; rules raise acute_danger on their own). The evidence of such a flag is the redacted message that raised it. These fusion
+  must find the label more likely than not, acute_danger included (rules raise it on
+  their own). The evidence of such a flag is the redacted message that raised it. These fusion
   thresholds are chosen by the trainer on 3-fold cross-validation of the training corpus
   (grouped by template family) for F1 of the *fused* decision (rules OR model), see
   models/train.py. Where the rules already catch a label well, that search pushes the
@@ -37,15 +36,10 @@ DEFAULT_THRESHOLD = 0.5
 MODEL_ONLY_FLOOR = 0.5
 
 
-def model_only_floor(label: str) -> float:
-    """The least probability at which the model raises `label` with no rule behind it."""
-    return MODEL_ONLY_FLOOR
-
-
 def model_threshold(model: Any, label: str, has_rule: bool) -> float:
     """The probability at which the model raises `label` (alone when `has_rule` is False)."""
     threshold = getattr(model, "thresholds", {}).get(label, DEFAULT_THRESHOLD)
-    return threshold if has_rule else max(threshold, model_only_floor(label))
+    return threshold if has_rule else max(threshold, MODEL_ONLY_FLOOR)
 
 
 def fuse(

@@ -423,8 +423,8 @@ def test_model_worker_answers_concurrent_requests_in_order_and_refuses_a_bad_mod
         tmp_path, model_analyzer):
     from types import SimpleNamespace
 
-    from signaal.service.model_worker import ModelWorker, ModelWorkerError
-    from signaal.service.worker import MAX_IN_FLIGHT
+    from signaal.service.model_worker import ModelWorker
+    from signaal.service.worker import MAX_IN_FLIGHT, WorkerError
     from signaal.signals.pipeline import score_window
 
     an = model_analyzer
@@ -442,5 +442,5 @@ def test_model_worker_answers_concurrent_requests_in_order_and_refuses_a_bad_mod
         worker.close()
     expected = [score_window(an.model, w, s) for w, s in zip(windows, scores)]
     assert got == [pytest.approx(e) for e in expected]
-    with pytest.raises(ModelWorkerError, match="could not load"):
+    with pytest.raises(WorkerError, match="could not load"):
         ModelWorker(SimpleNamespace(path=tmp_path / "no-model-here"))
