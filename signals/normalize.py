@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -35,13 +36,15 @@ def domain_lemmas() -> dict[str, str]:
 
 
 @cache
-def lookup_lemmas() -> dict[str, str]:
-    """Dutch lookup lemmas from spacy-lookups-data (empty, with a warning, if absent)."""
+def lookup_lemmas() -> Mapping[str, str]:
+    """Dutch lookup lemmas from spacy-lookups-data (empty, with a warning, if absent).
+
+    The spaCy Table itself: it is keyed by string hashes, and its ``get`` and ``in``
+    hash a string key first (a plain dict copy of it would never match a word)."""
     try:
         from spacy.lookups import load_lookups
 
-        table = load_lookups("nl", ["lemma_lookup"]).get_table("lemma_lookup")
-        return dict(table.items())
+        return load_lookups("nl", ["lemma_lookup"]).get_table("lemma_lookup")
     except Exception:  # package missing or table renamed: rules still run on norms
         import warnings
 
@@ -66,7 +69,16 @@ def normalize_word(word: str) -> str:
 
 
 def lemma_of(norm: str) -> str:
-    return domain_lemmas().get(norm) or lookup_lemmas().get(norm) or norm
+    """The domain table's lemma, else the lookup table's for verb forms only: rules use
+    LEMMA to cover a verb's tenses (regelt, regelde, geregeld: regelen), while a noun's
+    number and diminutive carry meaning (loverboys: several; telefoons afpakken: robbing;
+    vriendje: a boyfriend, filmpje: a clip)."""
+    if norm in domain_lemmas():
+        return domain_lemmas()[norm]
+    lemma = lookup_lemmas().get(norm)
+    if lemma is None or not lemma.endswith("en") or norm in (lemma + "s", lemma + "'s"):
+        return norm
+    return lemma
 
 
 class ChatNormalizer:

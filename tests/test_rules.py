@@ -4,7 +4,7 @@ import pytest
 
 from signaal.signals.age import find_ages
 from signaal.signals.duration import find_durations
-from signaal.signals.normalize import normalize_word
+from signaal.signals.normalize import lemma_of, normalize_word
 
 
 @pytest.mark.parametrize("typed,norm", [
@@ -13,6 +13,17 @@ from signaal.signals.normalize import normalize_word
 ])
 def test_chatspeak_is_normalised(typed, norm):
     assert normalize_word(typed) == norm
+
+
+@pytest.mark.parametrize("norm,lemma", [
+    # verb forms take the lookup lemma (spacy-lookups-data), so LEMMA rules cover all tenses
+    ("gedreigd", "dreigen"), ("weet", "weten"), ("afgepakt", "afpakken"), ("regelt", "regelen"),
+    # a noun's number and diminutive mean something: they stay as typed
+    ("loverboys", "loverboys"), ("telefoons", "telefoons"), ("vriendje", "vriendje"),
+    ("filmpje", "filmpje"), ("tekeningen", "tekeningen"),
+])
+def test_lemmas(norm, lemma):
+    assert lemma_of(norm) == lemma
 
 
 @pytest.mark.parametrize("text,age", [
