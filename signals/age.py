@@ -53,6 +53,9 @@ def _patterns() -> list[tuple[str, re.Pattern, int]]:
     person = (r"(?:dochter|zoon|kind|zusje|zus|broertje|broer|vriendin|vriendinnetje|meisje|"
               r"jongen|leerling|nichtje|neefje|cliënt|client|pupil|tweeling|stiefdochter|"
               r"stiefzoon|pleegdochter|pleegzoon|jongere|kleine zusje|kleine broertje)")
+    persons = (r"(?:dochters|zoons|kinderen|kids|zusjes|zussen|broertjes|broers|meisjes|meiden|"
+               r"jongens|leerlingen|kleinkinderen|kleindochters|nichtjes|neefjes)")
+    n2 = n.replace("?P<n>", "?P<n2>")
     # (rule id, pattern, age adjustment): "bijna 16" / "ik word 16" mean 15 now
     return [
         ("age.not_yet_18", re.compile(r"\b(?:(?:nog\s+)?(?:geen|niet|nie|ni)\s+(?:eens\s+)?18|onder\s+de\s+18|minderjarig)\b"), 0),
@@ -61,6 +64,7 @@ def _patterns() -> list[tuple[str, re.Pattern, int]]:
         ("age.almost_bare", re.compile(rf"\bbijna\s+{n}\b(?!\s*(?:euro|uur|keer|min|minuten|mannen|man|klanten|km|kilo))"), -1),
         ("age.turning", re.compile(rf"\b(?:ik word|word|wordt|ze wordt|zij wordt|hij wordt)\s+(?:straks\s+|binnenkort\s+|bijna\s+|volgende\s+(?:maand|week)\s+|deze\s+(?:maand|week)\s+|over\s+\w+\s+(?:maand|maanden|weken)\s+|in\s+\w+\s+)?{n}\b"), -1),
         ("age.i_am", re.compile(rf"\b(?:ik ben|ben|kben|ik|ikke|ze is|zij is|ze zijn|wij zijn|we zijn)\s+(?:nu\s+|net\s+|pas\s+|al\s+|zelf\s+|ook\s+)?{n}(?:\s*(?:jaar|jr|j)\b(?:\s*(?:oud|jong))?)?(?![\d:,.]\d|\s*(?:euro|uur|keer|min|mannen|man|klanten|x)\b)"), 0),
+        ("age.persons_of", re.compile(rf"\b{persons}\s+(?:zijn\s+|van\s+|\()(?:pas\s+|nog\s+maar\s+)?{n}\s*(?:en|,|&)\s*{n2}\b(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
         ("age.person_of", re.compile(rf"\b{person}\s+(?:is\s+|van\s+|\(|,\s*)(?:pas\s+|net\s+|nog\s+maar\s+)?{n}(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
         ("age.n_years", re.compile(rf"(?<![\w:.,€-]){n}\s*(?:jaar|jr|j|yo|y/o)\b(?:\s*(?:oud|jong))?(?!\s*(?:geleden|lang|later|terug|ouder))"), 0),
         ("age.bare", re.compile(rf"^\W*{n}\W*$"), 0),
@@ -105,6 +109,8 @@ def find_ages(text: str) -> list[AgeMention]:
             if rule in ("age.n_years", "age.trailing") and _ADULT_CONTEXT.search(before):
                 continue
             found.append(AgeMention(age + adjust, m.start(), m.end(), rule, True))
+            if m.groupdict().get("n2") and (second := _to_int(m.group("n2"))) is not None:
+                found.append(AgeMention(second, m.start(), m.end(), rule, True))  # "van 11 en 14"
             taken.append((m.start(), m.end()))
     for pattern_text, value in _tables()[1].items():
         for m in re.finditer(pattern_text, low):
@@ -125,10 +131,14 @@ def find_ages(text: str) -> list[AgeMention]:
     return sorted(found, key=lambda a: a.start)
 
 
+THIRD_PERSON = frozenset({"age.person_of", "age.persons_of", "age.after_person", "age.youngest"})
+
+
 @register_detector("age")
 class AgeDetector(Detector):
     """Flags `minor` for a current age 9-17 and `under_16` for 9-15. Explicit ages beat
-    school-year estimates; an explicit adult age of the client cancels both."""
+    school-year estimates, except an adult's age stated about someone else ("een jongen
+    van 19"): that is usually the perpetrator, not the pupil."""
 
     label = "minor"
 
@@ -140,8 +150,8 @@ class AgeDetector(Detector):
     def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
                  seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
         mentions = ages_in(doc)
-        exact = [m for m in mentions if m.exact]
-        use = exact or mentions
+        exact = [m for m in mentions if m.exact and not (m.age >= 18 and m.rule in THIRD_PERSON)]
+        use = exact or [m for m in mentions if not m.exact] or mentions
         hits = []
         minors = [m for m in use if 9 <= m.age <= 17]
         for m in minors:

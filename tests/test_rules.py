@@ -36,6 +36,18 @@ def test_current_age(text, age):
     assert (ages[0] if ages else None) == age
 
 
+def test_coordinated_ages_of_several_children():
+    assert [m.age for m in find_ages("hij heeft twee zusjes van 10 en 13")] == [10, 13]
+
+
+def test_an_adults_age_about_someone_else_keeps_the_writers_school_year(analyzer):
+    labels = analyzer.analyze_record(
+        {"text": "ik zit in groep 8 en een jongen van 20 van tiktok stuurt me elke dag"}).labels
+    assert {"minor", "under_16"} <= set(labels)
+    labels = analyzer.analyze_record({"text": "ik ben 19 en zit in de 2e klas van het mbo"}).labels
+    assert "minor" not in labels
+
+
 @pytest.mark.parametrize("text", ["toen ik 13 was", "een man van 40", "om 14:00", "50 euro",
                                   "sinds mijn 12e", "ik heb 3 klanten"])
 def test_not_a_current_age(text):
