@@ -19,7 +19,7 @@ from signaal.signals.detectors import Detector, Hit, register_detector, sentence
 
 DATA_DIR = Path(__file__).parent / "data"
 SOURCES = {"sexual_exploitation", "parent_exploiter", "forced_crime", "sextortion",
-           "siblings_at_risk", "acute_danger"}
+           "siblings_at_risk"}
 
 
 @cache
