@@ -1,7 +1,7 @@
 """Duration extraction for `long_duration`: one year or longer.
 
 "al 2 jaar", "jarenlang", "sinds mijn 12e" (with a current age at least a year later),
-"sinds groep 7"; not "een half jaar", "bijna een jaar", "een paar maanden".
+"van mijn 13e tot mijn 17e", "sinds de zomer van 2 jaar terug", "sinds groep 7"; not "een half jaar", "bijna een jaar", "een paar maanden".
 """
 
 from __future__ import annotations
@@ -33,7 +33,11 @@ class Duration:
 
 _PATTERNS = [
     ("duration.years", re.compile(rf"\b(?:al\s+|nu\s+al\s+|inmiddels\s+|sinds\s+|ruim\s+|meer dan\s+|langer dan\s+|al\s+ruim\s+|al\s+meer dan\s+|al\s+bijna\s+|bijna\s+|een\s+)*(?P<c>{_COUNT})\s+jaar(?:\s+lang)?\b")),
-    ("duration.years_long", re.compile(r"\b(jarenlang|al jaren|jaren lang|sinds jaren|al een paar jaar|al heel lang|al heel wat jaren)\b")),
+    ("duration.years_long", re.compile(r"\b(jarenlang|al jaren|jaren lang|sinds jaren|al een paar jaar|al heel lang|al heel wat jaren|"
+                                       r"zo ?lang (?:als )?ik me kan herinneren|mijn hele (?:jeugd|leven)|"
+                                       r"(?:me|mij|haar|hem|ons|ik|ze|hij|zij)\s+(?:al\s+)?jaren)\b(?!\s+(?:geleden|later|terug|oud|jong))")),
+    ("duration.age_span", re.compile(r"\bvan(?:af)?\s+(?:mijn|mn|m'n|haar|zijn)\s+(?P<a>\d{1,2})(?:e|de|ste)?\s+(?:jaar\s+)?tot\s+(?:mijn|mn|m'n|haar|zijn)\s+(?P<b>\d{1,2})(?:e|de|ste)?\b")),
+    ("duration.since_ago", re.compile(rf"\bsinds\s+(?:de\s+\w+\s+van\s+|\w+\s+)?(?P<c>{_COUNT})\s+jaar\s+(?:terug|geleden)\b")),
     ("duration.since_age", re.compile(r"\b(?:sinds|vanaf|al sinds|al vanaf|sinds ik)\s+(?:mijn|mn|m'n|ik)?\s*(?P<a>\d{1,2})(?:e|de|ste)?\b(?:\s*jaar)?")),
     ("duration.since_school", re.compile(r"\b(?:sinds|vanaf|al sinds)\s+(?:de\s+)?(?:groep\s*(?P<g>[5-8])|de brugklas|brugklas|de basisschool|basisschool)\b")),
     ("duration.since_year", re.compile(r"\b(?:sinds|vanaf|al sinds)\s+(?P<y>20[0-2]\d)\b")),
@@ -63,6 +67,8 @@ def find_durations(text: str, this_year: int | None = None, age_now: int | None 
                 years = _to_int(c) if c.isdigit() else _WORD_COUNTS.get(c)
             elif rule == "duration.years_long":
                 years = 2
+            elif rule == "duration.age_span":  # "van mijn 13e tot mijn 17e"
+                years = int(m.group("b")) - int(m.group("a"))
             elif rule in ("duration.since_age", "duration.began_at_age"):
                 since = int(m.group("a"))
                 if not 3 <= since <= 25:

@@ -58,6 +58,9 @@ def test_not_a_current_age(text):
     ("al 2 jaar", True), ("jarenlang", True), ("ik ben 15 en het gaat al sinds mijn 12e", True),
     ("al ruim een jaar", True), ("een half jaar", False), ("bijna een jaar", False),
     ("al een paar maanden", False), ("ik ben 15 jaar", False),
+    ("vanaf haar 12e tot haar 14e", True), ("van mijn 15e tot mijn 15e", False),
+    ("hij liet me jaren voor hem werken", True), ("jaren geleden", False),
+    ("zo lang ik me kan herinneren", True), ("sinds de winter van 3 jaar terug", True),
 ])
 def test_duration(text, long):
     assert bool(find_durations(text)) is long
