@@ -170,7 +170,7 @@ def _analyze_file(analyzer, path: Path, output: Path | None, fmt: Format) -> int
 
 @app.command()
 def evaluate(
-    data: list[Path] = typer.Option(..., "--data", "-d", help="Gelabelde JSONL (berichten of gesprekken)."),
+    data: list[Path] = typer.Option(..., "--data", "-d", help="Gelabelde JSONL (berichten of gesprekken) of een map met *.jsonl."),
     model: str | None = typer.Option(None, "--model", help="Modelnaam of map; 'rules' voor alleen regels."),
     policy: Path | None = typer.Option(None, "--policy"),
     json_out: Path | None = typer.Option(None, "--json", help="Schrijf alle cijfers als JSON hierheen ('-' = stdout)."),
@@ -180,15 +180,17 @@ def evaluate(
     the triage matrix; with --plots the model's precision-recall curves as PNG."""
     from signaal.models.cli import add_intervals, write_pr_curves
     from signaal.signals.evaluate import evaluate as run_evaluation
-    from signaal.signals.io import LineError, read_jsonl
+    from signaal.signals.io import LineError, jsonl_files, read_jsonl
     from signaal.signals.labels import validate_labels
 
     analyzer = _analyzer(model, policy)
     report = {}
+    try:
+        data = jsonl_files(data)
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     for path in data:
-        if not path.is_file():
-            err.print(f"[red]error:[/red] no such file: {path}")
-            raise typer.Exit(2)
         gold, predicted, priorities, records = [], [], [], []
         for number, record in read_jsonl(path):
             if isinstance(record, LineError) or not isinstance(record.get("labels"), list):

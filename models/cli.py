@@ -60,7 +60,7 @@ def _load(name: str, key: bytes | None = None):
 def train(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Map voor het model, bijv. models/NAAM."),
     data: list[Path] = typer.Option(
-        [], "--data", "-d", help="Gelabelde JSONL (herhaalbaar); zonder: het synthetische corpus."
+        [], "--data", "-d", help="Gelabelde JSONL of een map met *.jsonl (herhaalbaar); zonder: het synthetische corpus."
     ),
     seed: int = typer.Option(13, "--seed", help="Seed voor corpus, folds en modellen."),
     messages: int = typer.Option(
@@ -71,7 +71,7 @@ def train(
     ),
     name: str | None = typer.Option(None, "--name", help="Modelnaam (standaard: de mapnaam)."),
     eval_paths: list[Path] = typer.Option(
-        [], "--eval", help="Gelabelde JSONL om alleen op te meten (in de card)."
+        [], "--eval", help="Gelabelde JSONL of map om alleen op te meten (in de card)."
     ),
     with_generated: bool = typer.Option(
         False, "--with-generated", help="Met --data: ook het synthetische corpus."
@@ -98,10 +98,12 @@ def train(
     from signaal.models.artifacts import ArtifactError
     from signaal.models.train import TrainConfig
     from signaal.models.train import train as run
+    from signaal.signals.io import jsonl_files
 
-    for path in [*data, *eval_paths, *tune_paths]:
-        if not path.is_file():
-            raise _fail(f"no such file: {path}")
+    try:
+        data, eval_paths, tune_paths = jsonl_files(data), jsonl_files(eval_paths), jsonl_files(tune_paths)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
     config = TrainConfig(
         out=out_dir,
         data=list(data),
@@ -242,7 +244,7 @@ def _ci(ci) -> str:
 def compare(
     model_a: str = typer.Argument(..., help="Model A (naam, map of 'rules')."),
     model_b: str = typer.Argument(..., help="Model B (naam, map of 'rules')."),
-    data: list[Path] = typer.Option(..., "--data", "-d", help="Gelabelde JSONL (herhaalbaar)."),
+    data: list[Path] = typer.Option(..., "--data", "-d", help="Gelabelde JSONL of een map met *.jsonl (herhaalbaar)."),
     json_out: Path | None = typer.Option(
         None, "--json", help="Schrijf de cijfers als JSON hierheen."
     ),
@@ -252,7 +254,7 @@ def compare(
     interval and p-value, and McNemar's test on whole items."""
     from signaal.models.classifier import feature_analyzer
     from signaal.models.metrics import mcnemar, paired_bootstrap, scores_with_intervals, to_matrix
-    from signaal.signals.io import LineError, read_jsonl
+    from signaal.signals.io import LineError, jsonl_files, read_jsonl
     from signaal.signals.labels import LABEL_IDS
     from signaal.signals.pipeline import Analyzer
 
@@ -265,9 +267,11 @@ def compare(
         pipeline_info=base.pipeline_info,
     )
     report = {}
+    try:
+        data = jsonl_files(data)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
     for path in data:
-        if not path.is_file():
-            raise _fail(f"no such file: {path}")
         records = []
         for number, r in read_jsonl(path):
             if isinstance(r, LineError) or not isinstance(r.get("labels"), list):

@@ -26,6 +26,19 @@ class LineError:
         return f"{self.path}:{self.line}: {self.problem}"
 
 
+def jsonl_files(paths: list[Path]) -> list[Path]:
+    """The labelled files named on a command line: a file as given, a folder as its
+    *.jsonl files in name order (a data set is a folder: messages + conversations).
+    Raises FileNotFoundError naming the first path that is neither."""
+    files: list[Path] = []
+    for path in paths:
+        found = sorted(path.glob("*.jsonl")) if path.is_dir() else [path] if path.is_file() else []
+        if not found:
+            raise FileNotFoundError(f"no such file, or no *.jsonl in the folder: {path}")
+        files.extend(found)
+    return files
+
+
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict | LineError]]:
     """(line number, record or LineError) for every non-blank line."""
     path = Path(path)

@@ -169,3 +169,21 @@ def test_own_data_with_the_generated_corpus_keeps_copies_in_one_fold(tmp_path):
     groups = cv_groups([{"text": "a", "group": "data:0"}, {"text": "a", "group": "data:0"},
                         {"text": "b", "family": "se.x+addon"}, {"messages": [], "family": "c"}])
     assert groups == ["data:0", "data:0", "se.x", "record:3"]
+
+
+def test_a_folder_of_jsonl_files_is_a_data_set(two_models, tmp_path):
+    root, heldout = two_models
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "messages.jsonl").write_bytes(heldout.read_bytes())
+    (folder / "notes.txt").write_text("not data")
+    out_json = tmp_path / "fig.json"
+    result = runner.invoke(app, ["evaluate", "--model", "rules", "--data", str(folder), "--json", str(out_json)])
+    assert result.exit_code == 0, result.output
+    assert list(json.loads(out_json.read_text())) == [str(folder / "messages.jsonl")]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for command in (["evaluate", "--data", str(empty)], ["compare", "rules", "rules", "--data", str(empty)],
+                    ["train", "--data", str(empty), "--out", str(tmp_path / "m")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2 and "no *.jsonl" in result.output, command
