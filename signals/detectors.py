@@ -122,9 +122,7 @@ class PatternDetector(Detector):
                                       rule.score, requires=rule.requires, core=core,
                                       ignore_qualifiers=self.ignore_qualifiers))
         if self.now_only:
-            from signaal.signals.ongoing import sentence_time  # late: ongoing imports this module
-
-            hits = [h for h in hits if sentence_time(doc, h.start, h.end) != "ended"]
+            hits = [h for h in hits if happening_now(doc, h, concepts)]
         return hits
 
 
@@ -234,6 +232,31 @@ def sentence_bounds(doc: Doc, token: int) -> tuple[int, int]:
     """Token bounds of the sentence holding `token`."""
     index, bounds = _sentences(doc)
     return bounds[index[token]]
+
+
+def clause_bounds(doc: Doc, token: int) -> tuple[int, int]:
+    """Token bounds of the comma/semicolon clause holding `token`, within its sentence."""
+    sent_start, sent_end = sentence_bounds(doc, token)
+    start, end = token, token + 1
+    while start > sent_start and doc[start - 1].text not in _CLAUSE_BREAKS:
+        start -= 1
+    while end < sent_end and doc[end].text not in _CLAUSE_BREAKS:
+        end += 1
+    return start, end
+
+
+_CLAUSE_BREAKS = frozenset({",", ";", ":"})
+
+
+def happening_now(doc: Doc, hit: Hit, concepts: ConceptHits) -> bool:
+    """For labels about now (acute danger): not when the hit's clause names a past moment
+    ("vorig jaar hebben ze me opgesloten, nu woon ik ...") or its sentence says it ended."""
+    from signaal.signals.ongoing import sentence_time  # late: ongoing imports this module
+
+    start, end = clause_bounds(doc, hit.start)
+    if any(start <= s and e <= end for s, e in concepts.get("past_moment", ())):
+        return False
+    return sentence_time(doc, hit.start, hit.end, perfect_is_now=True) != "ended"
 
 
 # --- the registry -------------------------------------------------------------------

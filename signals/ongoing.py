@@ -41,19 +41,29 @@ def _tense_of(token) -> str | None:
     return None
 
 
-def sentence_time(doc: Doc, start: int, end: int) -> str:
-    """'now', 'ended' or 'unknown' for the sentence holding tokens [start, end)."""
+# A present auxiliary with a participle is the perfect tense: "ze hebben de deur op slot
+# gedaan", "ik heb net pillen genomen". For acute danger that is now, not over.
+_PRESENT_AUX = frozenset({"heb", "hebt", "heeft", "hebben", "ben", "bent", "is", "zijn"})
+_JUST_NOW = frozenset({"net", "zojuist", "zonet", "daarnet", "daarstraks", "nu net"})
+
+
+def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) -> str:
+    """'now', 'ended' or 'unknown' for the sentence holding tokens [start, end).
+    With `perfect_is_now` (acute danger) the perfect tense and "net/zojuist" count as now."""
     tense = _tense()
     sent_start, sent_end = sentence_bounds(doc, start)
     sent = doc[sent_start:sent_end]
+    perfect = perfect_is_now and any(token.norm_ in _PRESENT_AUX for token in sent)
     now = ended = present = past = 0
     for token in sent:
         norm = token.norm_
-        if norm in tense["now"]:
+        if norm in tense["now"] or (perfect_is_now and norm in _JUST_NOW):
             now += 1
         if norm in tense["ended"]:
             ended += 1
         t = _tense_of(token)
+        if perfect and t == "past" and norm.startswith("ge"):
+            t = "present"  # the participle of a perfect tense
         present += t == "present"
         past += t == "past"
     if now:
