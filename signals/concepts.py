@@ -42,13 +42,15 @@ def pattern_anchors(pattern: list[dict]) -> list[Anchor]:
     return anchors
 
 
-def load_concepts(path: Path | None = None) -> tuple[dict[str, list[str]], dict[str, list], set[str]]:
-    """(phrase lists, token patterns) by concept name, and the concepts matched on NORM only."""
+def load_concepts(path: Path | None = None) -> tuple[dict[str, list[str]], dict[str, list], set[str], list[dict]]:
+    """(phrase lists, token patterns) by concept name, the concepts matched on NORM only and
+    the implications ({concept, from, when}: `from` matches count as `concept` when `when`
+    is in the doc)."""
     data = tomllib.loads((path or DATA_DIR / "concepts.toml").read_text(encoding="utf-8"))
     patterns = json.loads((DATA_DIR / "concept_patterns.json").read_text(encoding="utf-8"))
     patterns.pop("_comment", None)
     norm_only = set(data.get("norm_only", ()))
-    return data["concepts"], patterns, norm_only
+    return data["concepts"], patterns, norm_only, data.get("implied", [])
 
 
 class ConceptTagger:
@@ -58,7 +60,7 @@ class ConceptTagger:
     and most patterns cannot match most messages."""
 
     def __init__(self, nlp: Language, path: Path | None = None):
-        self.concepts, patterns, norm_only = load_concepts(path)
+        self.concepts, patterns, norm_only, self.implied = load_concepts(path)
         self._by_pattern: list[tuple[list[Anchor], Matcher]] = []
         for concept, token_patterns in patterns.items():
             for pattern in token_patterns:
@@ -86,4 +88,7 @@ class ConceptTagger:
         for matcher in (self._by_norm, self._by_lemma, *possible):
             for match_id, start, end in matcher(doc):
                 hits[self._names[match_id]].add((start, end))
+        for rule in self.implied:
+            if hits.get(rule["when"]) and hits.get(rule["from"]):
+                hits[rule["concept"]] |= hits[rule["from"]]
         return {concept: sorted(spans) for concept, spans in hits.items()}

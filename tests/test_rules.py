@@ -190,7 +190,7 @@ def test_anchor_prefilter_finds_what_one_matcher_over_all_patterns_finds(analyze
     from signaal.signals.concepts import load_concepts
     from signaal.training.generate import CorpusConfig, generate_corpus
 
-    _, patterns, _ = load_concepts()
+    _, patterns, _, _ = load_concepts()
     every_pattern = Matcher(analyzer.nlp.vocab)
     for concept, token_patterns in patterns.items():
         every_pattern.add(concept, token_patterns)
