@@ -52,7 +52,9 @@ def _patterns() -> list[tuple[str, re.Pattern, int]]:
     n = _num()
     person = (r"(?:dochter|zoon|kind|zusje|zus|broertje|broer|vriendin|vriendinnetje|meisje|"
               r"jongen|leerling|nichtje|neefje|cliënt|client|pupil|tweeling|stiefdochter|"
-              r"stiefzoon|pleegdochter|pleegzoon|jongere|kleine zusje|kleine broertje)")
+              r"stiefzoon|pleegdochter|pleegzoon|jongere|kleine zusje|kleine broertje|bewoonster|"
+              r"bewoner|patiënte|patiënt|cliënte|leerlinge|speler|speelster|kleindochter|kleinzoon|"
+              r"stiefzus|stiefbroer|halfzus|halfbroer|nicht|neef)")
     persons = (r"(?:dochters|zoons|kinderen|kids|zusjes|zussen|broertjes|broers|meisjes|meiden|"
                r"jongens|leerlingen|kleinkinderen|kleindochters|nichtjes|neefjes)")
     n2 = n.replace("?P<n>", "?P<n2>")
@@ -65,11 +67,11 @@ def _patterns() -> list[tuple[str, re.Pattern, int]]:
         ("age.turning", re.compile(rf"\b(?:ik word|word|wordt|ze wordt|zij wordt|hij wordt)\s+(?:straks\s+|binnenkort\s+|bijna\s+|volgende\s+(?:maand|week)\s+|deze\s+(?:maand|week)\s+|over\s+\w+\s+(?:maand|maanden|weken)\s+|in\s+\w+\s+)?{n}\b"), -1),
         ("age.i_am", re.compile(rf"\b(?:ik ben|ben|kben|ik|ikke|ze is|zij is|ze zijn|wij zijn|we zijn)\s+(?:nu\s+|net\s+|pas\s+|al\s+|zelf\s+|ook\s+)?{n}(?:\s*(?:jaar|jr|j)\b(?:\s*(?:oud|jong))?)?(?![\d:,.]\d|\s*(?:euro|uur|keer|min|mannen|man|klanten|x)\b)"), 0),
         ("age.persons_of", re.compile(rf"\b{persons}\s+(?:zijn\s+|van\s+|\()(?:pas\s+|nog\s+maar\s+)?{n}\s*(?:en|,|&)\s*{n2}\b(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
-        ("age.person_of", re.compile(rf"\b{person}\s+(?:is\s+|van\s+|\(|,\s*)(?:pas\s+|net\s+|nog\s+maar\s+)?{n}(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
+        ("age.person_of", re.compile(rf"\b{person}(?:\s+is\s+|\s+van\s+|\s*\(|\s*,\s*)(?:pas\s+|net\s+|nog\s+maar\s+)?{n}(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
         ("age.n_years", re.compile(rf"(?<![\w:.,€-]){n}\s*(?:jaar|jr|j|yo|y/o)\b(?:\s*(?:oud|jong))?(?!\s*(?:geleden|lang|later|terug|ouder))"), 0),
-        ("age.bare", re.compile(rf"^\W*{n}\W*$"), 0),
+        ("age.bare", re.compile(rf"^\W*{n}(?:\s*(?:jaar|jr))?(?:\s+(?:ook|net als ik|net als zij|net als hij))?\W*$"), 0),
         ("age.trailing", re.compile(rf"[.,!]\s*{n}\s*(?:jr|jaar)?\W*$"), 0),
-        ("age.after_person", re.compile(rf"\b(?:jongen|meisje|meid|jongere)\s*,?\s*{n}\b(?!\s*(?:euro|uur|min|keer))"), 0),
+        ("age.after_person", re.compile(rf"\b(?:jongen|jongens|meisje|meiden|meid|jongere)\s*,?\s*{n}\b(?!\s*(?:euro|uur|min|keer))"), 0),
         ("age.sentence_start", re.compile(rf"(?:^|[.!?]\s+){n}\s*(?:jr|jaar)?\s*,"), 0),
         ("age.youngest", re.compile(rf"\b(?:de jongste|de oudste|jongste|oudste)\s*,?\s*{n}\b"), 0),
     ]

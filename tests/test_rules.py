@@ -36,6 +36,14 @@ def test_current_age(text, age):
     assert (ages[0] if ages else None) == age
 
 
+@pytest.mark.parametrize("text,age", [
+    ("een bewoonster van 16 wordt steeds opgehaald", 16), ("mijn speler, 14, vertelde het", 14),
+    ("15 ook", 15), ("16 net als ik", 16),
+])
+def test_ages_of_people_written_about_and_short_answers(text, age):
+    assert [m.age for m in find_ages(text)] == [age]
+
+
 def test_coordinated_ages_of_several_children():
     assert [m.age for m in find_ages("hij heeft twee zusjes van 10 en 13")] == [10, 13]
 
