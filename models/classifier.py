@@ -358,9 +358,9 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
             splits = []
         if splits:
             for train, test in splits:
+                F_train, F_test = F[train], F[test]  # sliced once per fold, not per label
                 for j in range(L):
-                    model = self._fit_linear(F[train], Y[train, j])
-                    oof[test, j] = self._decide(model, F[test])
+                    oof[test, j] = self._decide(self._fit_linear(F_train, Y[train, j]), F_test)
         else:
             for j in range(L):
                 oof[:, j] = self._decide(self._fit_linear(F, Y[:, j]), F)
