@@ -220,3 +220,14 @@ def test_anchor_prefilter_finds_what_one_matcher_over_all_patterns_finds(analyze
 ])
 def test_chat_words_ending_a_sentence_are_not_abbreviations(analyzer, text, tokens):
     assert [t.text for t in analyzer.nlp.make_doc(text)] == tokens
+
+
+def test_concept_implications_name_known_concepts_and_apply(analyzer):
+    from signaal.signals.concepts import load_concepts
+
+    phrases, patterns, _, implied = load_concepts()
+    known = set(phrases) | set(patterns)
+    assert implied and all({rule["concept"], rule["from"], rule["when"]} <= known for rule in implied)
+    doc = analyzer.nlp("ik woon bij mijn oom en hij laat me pakketjes wegbrengen")
+    assert "parent" in analyzer.concepts(doc)
+    assert "parent" not in analyzer.concepts(analyzer.nlp("mijn oom laat me pakketjes wegbrengen"))
