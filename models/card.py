@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from signaal.signals.fusion import MODEL_ONLY_FLOOR
 from signaal.signals.labels import LABEL_IDS, display_name
 
 KEY_LABELS = (
@@ -164,7 +165,7 @@ def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
         "averages, with percentile bootstrap 95% intervals over items.",
         "- Thresholds: F2 (recall-weighted) per label for the model alone, from "
         "cross-validation on the training corpus; fusion thresholds for F1 of rules OR model "
-        "(a model-only flag also needs p >= 0.5, except acute_danger), "
+        f"(a flag the model raises alone also needs p >= {MODEL_ONLY_FLOOR}, every label), "
         + (f"chosen on hand-labelled tuning data ({_tuning_sources(fusion)}) for "
            f"{', '.join(fusion['tuned_labels']) or 'no label'}, cross-validation for the rest; "
            "the tuning data is never trained on, and its figures would be optimistic, so none "
