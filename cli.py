@@ -178,18 +178,14 @@ def evaluate(
 ) -> None:
     """Precision, recall and F1 per label (bootstrap 95% intervals), micro/macro averages,
     the triage matrix; with --plots the model's precision-recall curves as PNG."""
-    from signaal.models.cli import add_intervals, write_pr_curves
+    from signaal.models.cli import add_intervals, data_files, write_pr_curves
     from signaal.signals.evaluate import evaluate as run_evaluation
-    from signaal.signals.io import LineError, jsonl_files, read_jsonl
+    from signaal.signals.io import LineError, read_jsonl
     from signaal.signals.labels import validate_labels
 
     analyzer = _analyzer(model, policy)
     report = {}
-    try:
-        data = jsonl_files(data)
-    except FileNotFoundError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+    data = data_files(data)
     for path in data:
         gold, predicted, priorities, records = [], [], [], []
         for number, record in read_jsonl(path):

@@ -35,6 +35,19 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def data_files(paths: list[Path]) -> list[Path]:
+    """The *.jsonl files named by --data/--eval/--tune (a folder: its *.jsonl files), or a
+    clear error and exit code 2."""
+    from rich.markup import escape
+
+    from signaal.signals.io import jsonl_files
+
+    try:
+        return jsonl_files(paths)
+    except FileNotFoundError as exc:
+        raise _fail(escape(str(exc))) from None
+
+
 def _key(key_file: Path | None) -> bytes | None:
     from signaal.models.artifacts import ArtifactError, read_key
 
@@ -98,12 +111,7 @@ def train(
     from signaal.models.artifacts import ArtifactError
     from signaal.models.train import TrainConfig
     from signaal.models.train import train as run
-    from signaal.signals.io import jsonl_files
-
-    try:
-        data, eval_paths, tune_paths = jsonl_files(data), jsonl_files(eval_paths), jsonl_files(tune_paths)
-    except FileNotFoundError as exc:
-        raise _fail(str(exc)) from None
+    data, eval_paths, tune_paths = data_files(data), data_files(eval_paths), data_files(tune_paths)
     config = TrainConfig(
         out=out_dir,
         data=list(data),
@@ -254,7 +262,7 @@ def compare(
     interval and p-value, and McNemar's test on whole items."""
     from signaal.models.classifier import feature_analyzer
     from signaal.models.metrics import mcnemar, paired_bootstrap, scores_with_intervals, to_matrix
-    from signaal.signals.io import LineError, jsonl_files, read_jsonl
+    from signaal.signals.io import LineError, read_jsonl
     from signaal.signals.labels import LABEL_IDS
     from signaal.signals.pipeline import Analyzer
 
@@ -267,10 +275,7 @@ def compare(
         pipeline_info=base.pipeline_info,
     )
     report = {}
-    try:
-        data = jsonl_files(data)
-    except FileNotFoundError as exc:
-        raise _fail(str(exc)) from None
+    data = data_files(data)
     for path in data:
         records = []
         for number, r in read_jsonl(path):

@@ -153,7 +153,7 @@ class AgeDetector(Detector):
                  seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
         mentions = ages_in(doc)
         exact = [m for m in mentions if m.exact and not (m.age >= 18 and m.rule in THIRD_PERSON)]
-        use = exact or [m for m in mentions if not m.exact] or mentions
+        use = exact or [m for m in mentions if not m.exact]  # left out: adults' ages only
         hits = []
         minors = [m for m in use if 9 <= m.age <= 17]
         for m in minors:

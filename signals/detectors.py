@@ -234,6 +234,9 @@ def sentence_bounds(doc: Doc, token: int) -> tuple[int, int]:
     return bounds[index[token]]
 
 
+_CLAUSE_BREAKS = frozenset({",", ";", ":"})
+
+
 def clause_bounds(doc: Doc, token: int) -> tuple[int, int]:
     """Token bounds of the comma/semicolon clause holding `token`, within its sentence."""
     sent_start, sent_end = sentence_bounds(doc, token)
@@ -243,9 +246,6 @@ def clause_bounds(doc: Doc, token: int) -> tuple[int, int]:
     while end < sent_end and doc[end].text not in _CLAUSE_BREAKS:
         end += 1
     return start, end
-
-
-_CLAUSE_BREAKS = frozenset({",", ";", ":"})
 
 
 def happening_now(doc: Doc, hit: Hit, concepts: ConceptHits) -> bool:

@@ -73,8 +73,9 @@ def lemma_of(norm: str) -> str:
     LEMMA to cover a verb's tenses (regelt, regelde, geregeld: regelen), while a noun's
     number and diminutive carry meaning (loverboys: several; telefoons afpakken: robbing;
     vriendje: a boyfriend, filmpje: a clip)."""
-    if norm in domain_lemmas():
-        return domain_lemmas()[norm]
+    domain = domain_lemmas().get(norm)
+    if domain is not None:
+        return domain
     lemma = lookup_lemmas().get(norm)
     if lemma is None or not lemma.endswith("en") or norm in (lemma + "s", lemma + "'s"):
         return norm

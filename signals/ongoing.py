@@ -44,7 +44,7 @@ def _tense_of(token) -> str | None:
 # A present auxiliary with a participle is the perfect tense: "ze hebben de deur op slot
 # gedaan", "ik heb net pillen genomen". For acute danger that is now, not over.
 _PRESENT_AUX = frozenset({"heb", "hebt", "heeft", "hebben", "ben", "bent", "is", "zijn"})
-_JUST_NOW = frozenset({"net", "zojuist", "zonet", "daarnet", "daarstraks", "nu net"})
+_JUST_NOW = frozenset({"net", "zojuist", "zonet", "daarnet", "daarstraks"})  # single tokens
 
 
 def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) -> str:
