@@ -10,6 +10,9 @@ The sets, and what each may be used for:
   against it, so it flatters them.
 - tuning (training/data/tuning): hand-written by a contributor independently of the
   generator and the dev set; rule changes have looked at its errors (general causes only).
+- selection_a, selection_b (training/data/selection_*): hand-written independently of
+  everything above; used only to choose between model variants (never trained on, never
+  looked at for rules), so unlike dev and tuning they do not flatter the rules.
 - holdout (training/data/holdout): hand-written independently of everything above;
   measurement only: nobody trains, tunes or writes rules from it.
 """
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = {
     "dev": ROOT.parent / "shared" / "eval" / "dev",
     "tuning": ROOT / "training" / "data" / "tuning",
+    "selection_a": ROOT / "training" / "data" / "selection_a",
+    "selection_b": ROOT / "training" / "data" / "selection_b",
     "holdout": ROOT / "training" / "data" / "holdout",
 }
 KEY_LABELS = ("sexual_exploitation", "parent_exploiter", "sextortion", "forced_crime", "acute_danger")
@@ -65,7 +70,7 @@ def main() -> None:
     fused = Analyzer(nlp=rules.nlp, policy=rules.policy, model=model, redactor=rules.redactor,
                      pipeline_info=rules.pipeline_info)
     print(f"rules alone vs rules + {model.name}; key labels: {', '.join(KEY_LABELS)}")
-    print(f"{'set':22s} {'n':>4s}  {'rules macro-F1':>22s}  {'+ model macro-F1':>22s}  "
+    print(f"{'set':26s} {'n':>4s}  {'rules macro-F1':>22s}  {'+ model macro-F1':>22s}  "
           f"{'diff (p)':>14s}  {'key R min':>10s}  {'key P min':>10s}  {'urgent->normal':>15s}")
     out = {}
     for name, folder in SETS.items():
@@ -85,7 +90,7 @@ def main() -> None:
                 lo, hi = x["macro_f1_ci"]
                 return f"{x['macro_f1']:.3f} [{lo:.2f}-{hi:.2f}]"
 
-            print(f"{key:22s} {len(records):4d}  {f1(a):>22s}  {f1(b):>22s}  "
+            print(f"{key:26s} {len(records):4d}  {f1(a):>22s}  {f1(b):>22s}  "
                   f"{diff['macro_f1']['diff']:+.3f} ({diff['macro_f1']['p']:.3f})  "
                   f"{a['min_key_recall']:.2f}/{b['min_key_recall']:.2f}  "
                   f"{a['min_key_precision']:.2f}/{b['min_key_precision']:.2f}  "

@@ -120,7 +120,10 @@ def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
         f"{manifest['label_set_version']}: word {tuple(hp['word_ngrams'])} and char_wb "
         f"{tuple(hp['char_ngrams'])} n-gram TF-IDF (min_df {hp['min_df']}, at most "
         f"{hp['max_word_features']} + {hp['max_char_features']} features) plus the rule layer's "
-        f"score per label as features; one-vs-rest logistic regression (log-loss SGD, "
+        "score per label as features"
+        + (f" and, weighted {hp['rule_evidence']:g}, the hits its qualifiers set aside and the "
+           "concepts it found (names, never text)" if hp.get("rule_evidence") else "")
+        + f"; one-vs-rest logistic regression (log-loss SGD, "
         f"alpha={hp['alpha']}, "
         f"class_weight={hp['class_weight']}), Platt-calibrated on {hp['cv']}-fold "
         "out-of-fold scores; "
@@ -281,8 +284,8 @@ def build_cards(manifest: dict, report: dict) -> tuple[str, str]:
         "## Caveats and recommendations",
         "- Cross-validated figures on a synthetic corpus are optimistic; trust figures on "
         "held-out, realistically written data (evaluation data above) more.",
-        "- Retrain after any change of the label set or the rule layer (the rule scores are "
-        "features; the manifest records the source fingerprint).",
+        "- Retrain after any change of the label set or the rule layer (its scores and concepts "
+        "are features; the manifest records the source fingerprint).",
         "- Compare a retrained model with `signaal compare OLD NEW --data ...` before use; "
         "sign models with an operator key (SIGNAAL_MODEL_KEY) where models are exchanged.",
         "- The model's probabilities are calibrated on the training corpus, not on real chat "

@@ -3,8 +3,10 @@
 Features (one ``FeatureUnion``):
   * word 1-2-gram TF-IDF (sublinear tf) — what is said;
   * char_wb 2-5-gram TF-IDF — robust to chat spelling, typos, Flemish and slang;
-  * ``RuleFeatures`` — the rule layer's max score per label (``Analyzer.rule_scores``),
-    so the model learns where the rules are right and where they miss.
+  * ``RuleFeatures`` — the rule layer's reading (``Analyzer.rule_features``): its max score
+    per label, hits its qualifiers set aside, and the concepts it found, so the model learns
+    where the rules are right and where they miss, and generalises over the concepts'
+    phrasings.
 Model: one logistic regression per label (one-vs-rest, log-loss SGD), Platt-calibrated on
 out-of-fold decision values (3-fold CV on the training texts); per-label thresholds are
 chosen on the same out-of-fold probabilities for F2 (recall counts twice as much as
@@ -45,14 +47,14 @@ HISTORY_SEPARATOR = "\n"
 # --- rule layer as features -------------------------------------------------------------
 _ANALYZER = None
 _ANALYZER_LOCK = threading.Lock()
-# sha1(text) -> rule scores, only inside `caching_rule_features()` (a training run, where
+# sha1(text) -> rule features, only inside `caching_rule_features()` (a training run, where
 # every text is scored several times); never on during serving, where texts do not repeat
 # and a cache would only grow. In memory only, keyed by hash, never text.
-_RULE_CACHE: dict[tuple, np.ndarray] | None = None
+_RULE_CACHE: dict[tuple, dict[str, float]] | None = None
 
 
 class _NoRedaction:
-    """rule_scores never redacts; avoid loading the redactor's lexicons for features."""
+    """rule_features never redacts; avoid loading the redactor's lexicons for features."""
 
     def redact(self, text):  # pragma: no cover - never called for rule features
         raise RuntimeError("the feature analyzer does not redact")
@@ -75,7 +77,7 @@ def feature_analyzer():
 
 def share_feature_analyzer(analyzer) -> None:
     """Use an already built Analyzer for rule features when none is built yet (same rules;
-    saves a second spaCy pipeline). Only ``rule_scores`` is called on it."""
+    saves a second spaCy pipeline). Only ``rule_features`` is called on it."""
     global _ANALYZER
     with _ANALYZER_LOCK:
         if _ANALYZER is None:
@@ -122,67 +124,83 @@ class _HashLRU:
         return value
 
 
-_LIVE_RULES = _HashLRU()  # outside training: rule rows of recent messages
+_LIVE_RULES = _HashLRU()  # outside training: rule features of recent messages
 
 
-def _rule_row(text: str, labels: Sequence[str], index: dict[str, int]) -> np.ndarray:
-    """Rule scores of one message, cached by a hash of its text (never the text)."""
-    key = _HashLRU.key(text, len(labels))
-    if _RULE_CACHE is not None:  # a training run: a plain dict, one thread
-        row = _RULE_CACHE.get(key)
-        if row is None:
-            row = _RULE_CACHE[key] = _score_row(text, labels, index)
-        return row
-    row = _LIVE_RULES.get(key)
-    return row if row is not None else _LIVE_RULES.put(key, _score_row(text, labels, index))
+def _message_features(text: str) -> dict[str, float]:
+    """The rule layer's features of one message (``Analyzer.rule_features``), cached by a
+    hash of its text (never the text): in a training run a plain dict, live a small LRU
+    that the pipeline fills with what it computed already (with the conversation's context)."""
+    key = _HashLRU.key(text)
+    if _RULE_CACHE is not None:  # a training run: one thread
+        features = _RULE_CACHE.get(key)
+        if features is None:
+            features = _RULE_CACHE[key] = feature_analyzer().rule_features(text)
+        return features
+    features = _LIVE_RULES.get(key)
+    return features if features is not None else _LIVE_RULES.put(key, feature_analyzer().rule_features(text))
 
 
-def remember_rule_scores(text: str, scores: dict[str, float], labels: Sequence[str]) -> None:
-    """Put a message's rule scores, already computed by the live pipeline (with the
-    conversation's context), into the live cache, so the model does not run the rules again."""
-    index = {label: j for j, label in enumerate(labels)}
-    row = np.zeros(len(labels))
-    for label, score in scores.items():
-        if label in index:
-            row[index[label]] = score
-    _LIVE_RULES.put(_HashLRU.key(text, len(labels)), row)
+def remember_rule_features(text: str, features: dict[str, float]) -> None:
+    """Put a message's rule features, already computed by the live pipeline, into the live
+    cache, so the model does not run the rules again."""
+    _LIVE_RULES.put(_HashLRU.key(text), dict(features))
 
 
-def _score_row(text: str, labels: Sequence[str], index: dict[str, int]) -> np.ndarray:
-    row = np.zeros(len(labels))
-    for label, score in feature_analyzer().rule_scores(text).items():
-        if label in index:
-            row[index[label]] = score
-    return row
-
-
-def rule_score_matrix(texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
-    """(n, len(labels)) max rule score per label. A conversation history (messages joined by
-    HISTORY_SEPARATOR) scores as the max over its messages: each message's rules run once,
+def rule_score_matrix(texts: Sequence[str], columns: Sequence[str]) -> np.ndarray:
+    """(n, len(columns)) rule features (``signals.pipeline.rule_features`` keys: label ids
+    for the rules' scores, "~label", "@concept"). A conversation history (messages joined
+    by HISTORY_SEPARATOR) takes the max over its messages: each message's rules run once,
     however often it is part of a growing history, in training and live alike."""
-    out = np.zeros((len(texts), len(labels)), dtype=np.float64)
-    index = {label: j for j, label in enumerate(labels)}
+    out = np.zeros((len(texts), len(columns)), dtype=np.float64)
+    index = {column: j for j, column in enumerate(columns)}
     for i, text in enumerate(texts):
         parts = [p for p in text.split(HISTORY_SEPARATOR) if p.strip()] or [text]
-        out[i] = np.max([_rule_row(p, labels, index) for p in parts], axis=0)
+        for part in parts:
+            for key, value in _message_features(part).items():
+                j = index.get(key)
+                if j is not None and value > out[i, j]:
+                    out[i, j] = value
     return out
 
 
-class RuleFeatures(TransformerMixin, BaseEstimator):
-    """The rule layer's max score per label as dense features (scikit-learn transformer)."""
+# Weight of the rule layer's evidence columns (set-aside hits, concepts) beside its label
+# scores: chosen on the selection sets (docs/MODELS.md); at 1.0 the concepts outvoted the
+# n-grams and the rules' qualifiers and the model raised more look-alikes.
+EVIDENCE_WEIGHT = 0.15
 
-    def __init__(self, labels: Sequence[str] | None = None):
+
+class RuleFeatures(TransformerMixin, BaseEstimator):
+    """The rule layer as dense features (scikit-learn transformer): the max rule score per
+    label and, weighted by ``evidence`` (0: left out), per label the best hit the
+    qualifiers set aside and one 0/1 column per concept of the rule layer's lexicon (fixed
+    at fit time)."""
+
+    def __init__(self, labels: Sequence[str] | None = None, evidence: float = EVIDENCE_WEIGHT):
         self.labels = labels
+        self.evidence = evidence
 
     def fit(self, X: Iterable[str], y=None) -> RuleFeatures:
         self.labels_ = tuple(self.labels or LABEL_IDS)
+        columns = list(self.labels_)
+        if self.evidence:
+            columns += [f"~{label}" for label in self.labels_]
+            columns += [f"@{name}" for name in feature_analyzer().concepts.names]
+        self.columns_ = tuple(columns)
         return self
 
+    def _columns(self) -> tuple[str, ...]:
+        return getattr(self, "columns_", None) or self.labels_  # models from before evidence
+
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
-        return sp.csr_matrix(rule_score_matrix(list(X), self.labels_))
+        matrix = rule_score_matrix(list(X), self._columns())
+        matrix[:, len(self.labels_):] *= getattr(self, "evidence", 0.0)
+        return sp.csr_matrix(matrix)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        return np.array([f"rule__{label}" for label in self.labels_], dtype=object)
+        names = {"~": "set_aside__", "@": "concept__"}
+        return np.array([names.get(c[0], "rule__") + c.lstrip("~@") for c in self._columns()],
+                        dtype=object)
 
 
 # --- thresholds -------------------------------------------------------------------------
@@ -253,6 +271,7 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         max_char_features: int = 60_000,
         rule_features: bool = True,
         rule_weight: float = 1.0,
+        rule_evidence: float = EVIDENCE_WEIGHT,
         alpha: float = 1e-5,
         class_weight: str | None = "balanced",
         cv: int = 3,
@@ -267,6 +286,7 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         self.max_char_features = max_char_features
         self.rule_features = rule_features
         self.rule_weight = rule_weight
+        self.rule_evidence = rule_evidence
         self.alpha = alpha
         self.class_weight = class_weight
         self.cv = cv
@@ -304,7 +324,7 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         ]
         weights = {"word": 1.0, "char": 1.0}
         if self.rule_features:
-            parts.append(("rules", RuleFeatures(self.labels_)))
+            parts.append(("rules", RuleFeatures(self.labels_, evidence=self.rule_evidence)))
             weights["rules"] = self.rule_weight
         return FeatureUnion(parts, transformer_weights=weights)
 
@@ -508,9 +528,9 @@ class SignaalModel:
             self.estimator.predict_proba(list(texts)) if texts else np.zeros((0, len(self.labels)))
         )
 
-    def remember_rule_scores(self, text: str, scores: dict[str, float]) -> None:
-        """The live pipeline's rule scores for a message: used as its rule features."""
-        remember_rule_scores(text, scores, self.labels)
+    def remember_rule_features(self, text: str, features: dict[str, float]) -> None:
+        """The live pipeline's rule features for a message: used instead of running the rules."""
+        remember_rule_features(text, features)
 
     def score_conversation(self, client_texts: Sequence[str]) -> dict[str, float]:
         """Probability per label for the given client messages (the pipeline passes a window

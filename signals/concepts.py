@@ -80,6 +80,11 @@ class ConceptTagger:
                 self._by_lemma.add(concept, docs)
         self._names = {nlp.vocab.strings[c]: c for c in [*self.concepts, *patterns]}
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every concept this tagger can find, sorted (the model's concept features)."""
+        return tuple(sorted(set(self._names.values())))
+
     def __call__(self, doc: Doc) -> ConceptHits:
         hits: dict[str, set[tuple[int, int]]] = defaultdict(set)
         in_doc = {attr: {getattr(token, ANCHOR_ATTRS[attr]) for token in doc} for attr in self._anchor_attrs}

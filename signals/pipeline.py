@@ -61,6 +61,7 @@ class MessageAnalysis:
     hits: list[Hit] = field(default_factory=list)
     pending: list[Hit] = field(default_factory=list)  # waiting for a `requires` label
     concepts: frozenset[str] = frozenset()  # concept names found (no text)
+    set_aside: list[Hit] = field(default_factory=list)  # negated, hypothetical, informational
 
     @property
     def labels(self) -> set[str]:
@@ -116,6 +117,7 @@ class Analyzer:
             raw = [h for h in raw if h.rule != "age.bare"]
         self.qualifiers(doc, raw)
         hits = [h for h in raw if counts(h)]
+        doc.user_data["signaal_set_aside"] = [h for h in raw if not counts(h)]
         hits, pending = _apply_requires(hits, set(context_labels))
         for detector in self._derived:
             hits.extend(detector(doc, concepts, hits))
@@ -128,6 +130,7 @@ class Analyzer:
             doc = self.nlp(chunk)
             hits, pending = self.rule_hits(doc, context_labels, keep_bare_age, seen)
             analysis.concepts |= doc.user_data["signaal_concepts"]
+            analysis.set_aside.extend(doc.user_data["signaal_set_aside"])
             for h in hits + pending:
                 h.start_char += offset
                 h.end_char += offset
@@ -157,12 +160,25 @@ class Analyzer:
     def conversation(self, id: str | None = None) -> Conversation:
         return Conversation(self, id)
 
-    def rule_scores(self, text: str) -> dict[str, float]:
-        """Max rule score per label (model features)."""
-        scores: dict[str, float] = {}
-        for h in self.analyze_text(text).hits:
-            scores[h.label] = max(scores.get(h.label, 0.0), h.score)
-        return scores
+    def rule_features(self, text: str) -> dict[str, float]:
+        """The rule layer's reading of one message as model features (see rule_features)."""
+        analysis = self.analyze_text(text)
+        return rule_features(analysis.hits, analysis.set_aside, analysis.concepts)
+
+
+def rule_features(hits: Iterable[Hit], set_aside: Iterable[Hit] = (),
+                  concepts: Iterable[str] = ()) -> dict[str, float]:
+    """What the model learns from the rule layer for one message: label ids, "~" + label id
+    and "@" + concept name, never text. `label`: the best score of an accepted hit; "~label":
+    of a hit the qualifiers set aside (the words are there, but negated, hypothetical or
+    informational); "@concept": 1.0 for each concept found (a generalisation over its
+    phrasings, which an n-gram model cannot make on its own)."""
+    features: dict[str, float] = {f"@{name}": 1.0 for name in concepts}
+    for prefix, group in (("~", set_aside), ("", hits)):
+        for h in group:
+            key = prefix + h.label
+            features[key] = max(features.get(key, 0.0), h.score)
+    return features
 
 
 @dataclass
@@ -183,11 +199,11 @@ class Step:
     model_scores: dict[str, float] | None = None
 
 
-def score_window(model: Any, texts: list[str], rule_scores: list[dict]) -> dict[str, float]:
-    """The model's scores for a window of redacted client messages with their rule scores."""
-    if hasattr(model, "remember_rule_scores"):  # the rules ran already: reuse their scores
-        for text, scores in zip(texts, rule_scores, strict=True):
-            model.remember_rule_scores(text, scores)
+def score_window(model: Any, texts: list[str], features: list[dict]) -> dict[str, float]:
+    """The model's scores for a window of redacted client messages with their rule features."""
+    if hasattr(model, "remember_rule_features"):  # the rules ran already: reuse their reading
+        for text, message_features in zip(texts, features, strict=True):
+            model.remember_rule_features(text, message_features)
     return model.score_conversation(texts)
 
 
@@ -232,7 +248,7 @@ class Conversation:
             self._previous_counselor = text
             return step
         question, self._previous_counselor = self._previous_counselor, None
-        hits, pending = self._client_hits(text, question)
+        hits, pending, own = self._client_hits(text, question)
         # redaction is needed for evidence snippets and for the model's input
         needs_redaction = hits or pending or self.analyzer.model is not None
         step.redaction = self.analyzer.redactor.redact(text) if needs_redaction else None
@@ -246,7 +262,8 @@ class Conversation:
         self._pending.extend((h, evidence_of(h)) for h in pending)
         self._accept_pending()
         if self.analyzer.model is not None:
-            step.model_input = self._model_window(step.redaction.text, hits)
+            step.model_input = self._model_window(
+                step.redaction.text, rule_features(hits, own.set_aside, own.concepts))
         return step
 
     def finish(self, step: Step) -> Update:
@@ -256,16 +273,13 @@ class Conversation:
         new = [f for f in result.flags if f.label not in step.labels_before]
         return Update(result, new)
 
-    def _model_window(self, model_text: str, hits: list[Hit]) -> tuple[list[str], list[dict]]:
+    def _model_window(self, model_text: str, features: dict[str, float]) -> tuple[list[str], list[dict]]:
         """The model's input: the last MODEL_WINDOW client messages, redacted (the only text
-        kept in memory), each with its rule scores (the model's rule features)."""
-        scores: dict[str, float] = {}
-        for h in hits:
-            scores[h.label] = max(scores.get(h.label, 0.0), h.score)
+        kept in memory), each with its rule features (labels and concept names, no text)."""
         if len(self._recent_client_texts) == MODEL_WINDOW:  # the oldest message leaves the window
             for label, p in self._model_scores.items():
                 self._retired_model_scores[label] = max(p, self._retired_model_scores.get(label, 0.0))
-        self._recent_client_texts = (self._recent_client_texts + [(model_text, scores)])[-MODEL_WINDOW:]
+        self._recent_client_texts = (self._recent_client_texts + [(model_text, features)])[-MODEL_WINDOW:]
         return [t for t, _ in self._recent_client_texts], [r for _, r in self._recent_client_texts]
 
     def _apply_model_scores(self, step: Step) -> None:
@@ -339,7 +353,7 @@ class Conversation:
             self._pending = [p for p in self._pending if p not in ready]
             changed = bool(ready)
 
-    def _client_hits(self, text: str, question: str | None) -> tuple[list[Hit], list[Hit]]:
+    def _client_hits(self, text: str, question: str | None) -> tuple[list[Hit], list[Hit], MessageAnalysis]:
         context = set(self._evidence)
         asked_age = bool(question and _AGE_QUESTION.search(question))
         own = self.analyzer.analyze_text(text, context, keep_bare_age=question is None or asked_age,
@@ -350,7 +364,7 @@ class Conversation:
             more, waiting = self._inherited_hits(text, question, context | own.labels)
             hits.extend(more)
             pending.extend(waiting)
-        return hits, pending
+        return hits, pending, own
 
     def _inherited_hits(self, answer: str, question: str,
                         context: set[str]) -> tuple[list[Hit], list[Hit]]:

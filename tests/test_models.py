@@ -31,14 +31,32 @@ def fitted():
 
 
 def test_rule_features_follow_the_sklearn_contract():
-    rf = RuleFeatures()
-    assert clone(rf).get_params() == {"labels": None}
+    rf = RuleFeatures(evidence=0)
+    assert clone(rf).get_params() == {"labels": None, "evidence": 0}
     m = rf.fit(["x"]).transform(["mijn moeder regelt mannen voor mij", "hallo"])
     assert m.shape == (2, len(LABEL_IDS))
     row = m.toarray()[0]
     assert row[LABEL_IDS.index("parent_exploiter")] > 0
     assert m.toarray()[1].sum() == 0
     assert len(rf.get_feature_names_out()) == len(LABEL_IDS)
+
+
+def test_rule_evidence_features_see_set_aside_hits_and_concepts():
+    rf = RuleFeatures(evidence=1.0).fit(["x"])
+    names = list(rf.get_feature_names_out())
+    assert len(names) == len(set(names)) > 2 * len(LABEL_IDS)
+    rows = rf.transform(["mijn moeder regelt mannen voor mij",
+                         "mijn moeder regelt nooit mannen voor mij",
+                         "hallo"]).toarray()
+    disclosed, negated, hello = (dict(zip(names, row, strict=True)) for row in rows)
+    # told: a rule score; negated: no score, but the set-aside hit and the concepts remain
+    assert disclosed["rule__parent_exploiter"] > 0 and disclosed["set_aside__parent_exploiter"] == 0
+    assert negated["rule__parent_exploiter"] == 0 and negated["set_aside__parent_exploiter"] > 0
+    assert disclosed["concept__parent"] == negated["concept__parent"] == 1.0
+    assert sum(hello.values()) == 0
+    # a history takes each column's max over its messages
+    joined = rf.transform(["hallo\nmijn moeder regelt mannen voor mij"]).toarray()[0]
+    assert list(joined) == list(rows[0])
 
 
 def test_classifier_contract_and_outputs(fitted):

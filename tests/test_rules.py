@@ -231,3 +231,38 @@ def test_concept_implications_name_known_concepts_and_apply(analyzer):
     doc = analyzer.nlp("ik woon bij mijn oom en hij laat me pakketjes wegbrengen")
     assert "parent" in analyzer.concepts(doc)
     assert "parent" not in analyzer.concepts(analyzer.nlp("mijn oom laat me pakketjes wegbrengen"))
+
+
+class _RecordingModel:
+    """Stands in for a model: records the rule features the live pipeline hands over."""
+
+    name, thresholds, rule_floor = "recorder", {}, {}
+
+    def __init__(self):
+        self.features: list[dict] = []
+
+    def remember_rule_features(self, text, features):
+        self.features.append(dict(features))
+
+    def score_conversation(self, texts):
+        return {}
+
+
+def test_live_conversation_hands_the_model_what_training_sees(analyzer):
+    from signaal.signals.pipeline import Analyzer
+
+    model = _RecordingModel()
+    live = Analyzer(nlp=analyzer.nlp, policy=analyzer.policy, model=model,
+                    redactor=analyzer.redactor, pipeline_info=analyzer.pipeline_info)
+    told, negated = "mijn moeder regelt mannen voor mij", "mijn moeder regelt nooit mannen voor mij"
+    live.conversation().add("client", told)
+    first = model.features[-1]
+    live.conversation().add("client", negated)
+    second = model.features[-1]
+    # a chat's first message: the same features a model is trained on (no context yet)
+    assert first == analyzer.rule_features(told)
+    assert second == analyzer.rule_features(negated)
+    assert first["parent_exploiter"] > 0 and "~parent_exploiter" not in first
+    assert "parent_exploiter" not in second and second["~parent_exploiter"] > 0
+    assert first["@parent"] == second["@parent"] == 1.0
+    assert all(isinstance(v, float) for v in first.values())  # names and numbers, no text

@@ -430,8 +430,8 @@ def test_model_worker_answers_concurrent_requests_in_order_and_refuses_a_bad_mod
     an = model_analyzer
     windows = [[f"ik ben {age}", "mijn moeder regelt mannen voor mij"][: 1 + age % 2]
                for age in range(10, 12 + 2 * MAX_IN_FLIGHT)]  # more than may be in flight
-    # real rule scores: score_window caches them per text for later rule features
-    scores = [[an.rule_scores(t) for t in w] for w in windows]
+    # real rule features: score_window caches them per text for the model
+    scores = [[an.rule_features(t) for t in w] for w in windows]
     worker = ModelWorker(an.model)
     try:
         async def all_at_once():
