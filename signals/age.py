@@ -164,7 +164,10 @@ class AgeDetector(Detector):
             # an age is a fact about the person even in a lesson question or a joke
             hits.append(Hit("minor", m.rule, explain, span.start, span.end, m.start, m.end, 0.95,
                             ignore_qualifiers=("Mode",)))
-            if m.age <= 15 and m.rule != "age.not_yet_18":
+            # a school year spans two ages (4 havo: 15 turning 16): 15 or younger only when
+            # the pupil is under 16 for the whole year, so an estimate counts one year older
+            oldest = m.age if m.exact else m.age + 1
+            if oldest <= 15 and m.rule != "age.not_yet_18":
                 hits.append(Hit("under_16", m.rule, explain, span.start, span.end, m.start, m.end,
                                 0.95 if m.exact else 0.8, ignore_qualifiers=("Mode",)))
         return hits
