@@ -25,7 +25,7 @@ SOURCES = {"sexual_exploitation", "parent_exploiter", "forced_crime", "sextortio
 @cache
 def _tense() -> dict[str, frozenset[str]]:
     data = tomllib.loads((DATA_DIR / "tense.toml").read_text(encoding="utf-8"))
-    return {key: frozenset(data[key]) for key in ("present", "past", "ended", "now")}
+    return {key: frozenset(data[key]) for key in ("present", "past", "participle", "ended", "now")}
 
 
 def _tense_of(token) -> str | None:
@@ -41,9 +41,18 @@ def _tense_of(token) -> str | None:
     return None
 
 
+def _is_participle(token) -> bool:
+    if token.morph.get("VerbForm"):
+        return "Part" in token.morph.get("VerbForm")
+    return token.norm_.startswith("ge") or token.norm_ in _tense()["participle"]
+
+
 # A present auxiliary with a participle is the perfect tense: "ze hebben de deur op slot
 # gedaan", "ik heb net pillen genomen". For acute danger that is now, not over.
 _PRESENT_AUX = frozenset({"heb", "hebt", "heeft", "hebben", "ben", "bent", "is", "zijn"})
+# "worden" with a participle is the present passive: "ik word gedwongen", "ze worden naar
+# mannen gestuurd" happen now; the participle is not a past tense there.
+_PRESENT_PASSIVE = frozenset({"word", "wordt", "worden"})
 _JUST_NOW = frozenset({"net", "zojuist", "zonet", "daarnet", "daarstraks"})  # single tokens
 
 
@@ -54,6 +63,7 @@ def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) 
     sent_start, sent_end = sentence_bounds(doc, start)
     sent = doc[sent_start:sent_end]
     perfect = perfect_is_now and any(token.norm_ in _PRESENT_AUX for token in sent)
+    passive = any(token.norm_ in _PRESENT_PASSIVE for token in sent)
     now = ended = present = past = 0
     for token in sent:
         norm = token.norm_
@@ -62,8 +72,8 @@ def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) 
         if norm in tense["ended"]:
             ended += 1
         t = _tense_of(token)
-        if perfect and t == "past" and norm.startswith("ge"):
-            t = "present"  # the participle of a perfect tense
+        if (perfect or passive) and t == "past" and _is_participle(token):
+            t = "present"  # the participle of a perfect tense or a present passive
         present += t == "present"
         past += t == "past"
     if now:
