@@ -182,10 +182,12 @@ class RuleFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Iterable[str], y=None) -> RuleFeatures:
         self.labels_ = tuple(self.labels or LABEL_IDS)
+        from signaal.signals.pipeline import CONCEPT_KEY, SET_ASIDE_KEY
+
         columns = list(self.labels_)
         if self.evidence:
-            columns += [f"~{label}" for label in self.labels_]
-            columns += [f"@{name}" for name in feature_analyzer().concepts.names]
+            columns += [SET_ASIDE_KEY + label for label in self.labels_]
+            columns += [CONCEPT_KEY + name for name in feature_analyzer().concepts.names]
         self.columns_ = tuple(columns)
         return self
 
@@ -198,9 +200,15 @@ class RuleFeatures(TransformerMixin, BaseEstimator):
         return sp.csr_matrix(matrix)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        names = {"~": "set_aside__", "@": "concept__"}
-        return np.array([names.get(c[0], "rule__") + c.lstrip("~@") for c in self._columns()],
-                        dtype=object)
+        from signaal.signals.pipeline import CONCEPT_KEY, SET_ASIDE_KEY
+
+        def name(column: str) -> str:
+            for key, prefix in ((SET_ASIDE_KEY, "set_aside__"), (CONCEPT_KEY, "concept__")):
+                if column.startswith(key):
+                    return prefix + column[len(key):]
+            return "rule__" + column
+
+        return np.array([name(c) for c in self._columns()], dtype=object)
 
 
 # --- thresholds -------------------------------------------------------------------------

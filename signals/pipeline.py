@@ -116,8 +116,9 @@ class Analyzer:
         if not keep_bare_age:
             raw = [h for h in raw if h.rule != "age.bare"]
         self.qualifiers(doc, raw)
-        hits = [h for h in raw if counts(h)]
-        doc.user_data["signaal_set_aside"] = [h for h in raw if not counts(h)]
+        counted = [counts(h) for h in raw]
+        hits = [h for h, c in zip(raw, counted, strict=True) if c]
+        doc.user_data["signaal_set_aside"] = [h for h, c in zip(raw, counted, strict=True) if not c]
         hits, pending = _apply_requires(hits, set(context_labels))
         for detector in self._derived:
             hits.extend(detector(doc, concepts, hits))
@@ -166,6 +167,11 @@ class Analyzer:
         return rule_features(analysis.hits, analysis.set_aside, analysis.concepts)
 
 
+# Key prefixes of rule_features (a bare label id is an accepted hit's score).
+SET_ASIDE_KEY = "~"
+CONCEPT_KEY = "@"
+
+
 def rule_features(hits: Iterable[Hit], set_aside: Iterable[Hit] = (),
                   concepts: Iterable[str] = ()) -> dict[str, float]:
     """What the model learns from the rule layer for one message: label ids, "~" + label id
@@ -173,8 +179,8 @@ def rule_features(hits: Iterable[Hit], set_aside: Iterable[Hit] = (),
     of a hit the qualifiers set aside (the words are there, but negated, hypothetical or
     informational); "@concept": 1.0 for each concept found (a generalisation over its
     phrasings, which an n-gram model cannot make on its own)."""
-    features: dict[str, float] = {f"@{name}": 1.0 for name in concepts}
-    for prefix, group in (("~", set_aside), ("", hits)):
+    features: dict[str, float] = {CONCEPT_KEY + name: 1.0 for name in concepts}
+    for prefix, group in ((SET_ASIDE_KEY, set_aside), ("", hits)):
         for h in group:
             key = prefix + h.label
             features[key] = max(features.get(key, 0.0), h.score)
