@@ -10,7 +10,7 @@ from pathlib import Path
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -20,6 +20,18 @@ ConceptHits = dict[str, list[tuple[int, int]]]
 # Token attributes whose values a doc lists cheaply; anchors are checked on these.
 ANCHOR_ATTRS = {"NORM": "norm_", "LEMMA": "lemma_", "LOWER": "lower_", "ORTH": "text"}
 Anchor = tuple[str, frozenset[str]]
+
+
+def _ends_clause(token: Token) -> bool:
+    """The last word of a clause: before punctuation or at the end of the text (chat
+    messages often end without a full stop)."""
+    following = token.nbor(1) if token.i + 1 < len(token.doc) else None
+    return following is None or following.is_punct
+
+
+# token patterns use it as {"_": {"signaal_clause_end": true}}
+if not Token.has_extension("signaal_clause_end"):
+    Token.set_extension("signaal_clause_end", getter=_ends_clause)
 
 
 def pattern_anchors(pattern: list[dict]) -> list[Anchor]:

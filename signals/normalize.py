@@ -16,11 +16,13 @@ from functools import cache
 from pathlib import Path
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 
 DATA_DIR = Path(__file__).parent / "data"
 _REPEATS = re.compile(r"(\w)\1{2,}")  # 3+ identical letters: "helppp", "sooo"
 _TRAILING_PUNCT = re.compile(r"^(\w[\w'-]*?)[!?.,;:]+$")
+# scare quotes around a euphemism ('vrienden', "werk", ‘uitgeleend’): merged into the word
+QUOTES = "'\"‘’“”`´"
 
 
 @cache
@@ -91,9 +93,11 @@ class ChatNormalizer:
         self._cache: dict[str, tuple[str, str]] = {}
 
     def __call__(self, doc: Doc) -> Doc:
+        if any(q in doc.text for q in QUOTES):
+            merge_scare_quotes(doc)
         cache_ = self._cache
         for token in doc:
-            text = token.text
+            text = _unquoted(token.text)
             hit = cache_.get(text)
             if hit is None:
                 norm = normalize_word(text)
@@ -106,6 +110,50 @@ class ChatNormalizer:
                     and norm not in domain_lemmas()):
                 token.lemma_ = lemma
         return doc
+
+
+def _unquoted(text: str) -> str:
+    """A word without the quote marks merged into it; contractions keep theirs ('s, 't, 'k)."""
+    core = text.strip(QUOTES)
+    return core if len(core) >= 3 and core != text else text
+
+
+def _is_quoted(token: Token) -> bool:
+    return _unquoted(token.text) != token.text
+
+
+# the quotes themselves can mean something ('vriend': a pretend boyfriend); token patterns
+# ask for them as {"_": {"signaal_quoted": true}}
+if not Token.has_extension("signaal_quoted"):
+    Token.set_extension("signaal_quoted", getter=_is_quoted)
+
+
+def merge_scare_quotes(doc: Doc) -> None:
+    """Merges quote marks into the word they are typed against ('vrienden' -> one token,
+    normalised as vrienden), so that a euphemism in quotes matches the same rules as the
+    bare word: victims often quote the words their exploiter uses. A quoted phrase keeps
+    its words apart ("‘vriend van de familie’": the first and last word take the marks)."""
+    spans = []
+    taken = -1
+    for token in doc:
+        if not token.is_alpha or len(token.text) < 3:  # "'k", "'t": contractions, not quotes
+            continue
+        start, end = token.i, token.i + 1
+        before = doc[token.i - 1] if token.i > 0 else None
+        if (before is not None and before.i > taken and before.text in QUOTES
+                and not before.whitespace_):
+            start = before.i
+        after = doc[token.i + 1] if token.i + 1 < len(doc) else None
+        if (after is not None and after.text in QUOTES and not token.whitespace_
+                and (after.whitespace_ or after.i + 1 == len(doc) or doc[after.i + 1].is_punct)):
+            end = after.i + 1
+        if (start, end) != (token.i, token.i + 1):
+            spans.append(doc[start:end])
+            taken = end - 1
+    if spans:
+        with doc.retokenize() as retokenizer:
+            for span in spans:
+                retokenizer.merge(span)
 
 
 @Language.factory("signaal_normalizer", default_config={"keep_model_lemmas": False})

@@ -341,3 +341,15 @@ def test_a_younger_siblings_age_is_not_the_writers():
         if m["age_group"] == "adult" and "siblings_at_risk" in m["labels"]:
             adults_with_young_sibling += 1
     assert adults_with_young_sibling >= 3
+
+
+def test_a_crisis_that_recurs_is_ongoing(corpus):
+    msgs, _ = corpus
+    recurring = [m for m in msgs if m["family"].startswith("ad.") and "+still." in m["family"]]
+    assert recurring and all({"acute_danger", "ongoing"} <= set(m["labels"]) for m in recurring)
+
+
+def test_a_group_named_by_its_pronoun_only_is_multiple_perpetrators():
+    group = load_data().slots["group"]
+    bare = [f for f in group if f.t == "ze"]
+    assert bare and all(f.g == "pl" and "multiple_perpetrators" in f.labels for f in bare)

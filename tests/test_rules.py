@@ -26,6 +26,28 @@ def test_lemmas(norm, lemma):
     assert lemma_of(norm) == lemma
 
 
+@pytest.mark.parametrize("text,word,norm,quoted", [
+    ("hij noemt ze zijn 'vrienden' en ik moet mee", "'vrienden'", "vrienden", True),
+    ('dat is mijn "werk" zegt hij', '"werk"', "werk", True),
+    ("een ‘vriend van de familie’ komt", "‘vriend", "vriend", True),  # a phrase keeps its words
+    ("'s avonds en 't weekend", "'s", "'s", False),  # contractions are not quotes
+    ("ik zei 'ok'", "ok", "oke", False),  # too short to be a quoted euphemism: left alone
+])
+def test_scare_quotes_merge_into_the_word(analyzer, text, word, norm, quoted):
+    doc = analyzer.nlp(text)
+    token = next(t for t in doc if t.text == word)
+    assert (token.norm_, token._.signaal_quoted) == (norm, quoted)
+    assert doc.text == text  # offsets into what the client typed are unchanged
+
+
+def test_scare_quoted_euphemism_matches_like_the_bare_word(analyzer):
+    bare = analyzer.analyze("mn moeder zegt dat ik lief moet zijn voor haar vrienden, die betalen haar")
+    quoted = analyzer.analyze("mn moeder zegt dat ik 'lief' moet zijn voor haar 'vrienden', die betalen haar")
+    assert {"sexual_exploitation", "parent_exploiter"} <= set(bare.labels) == set(quoted.labels)
+    evidence = [e.text for f in quoted.flags for e in f.evidence]
+    assert any("'vrienden'" in text for text in evidence)  # the quotes are part of the span
+
+
 @pytest.mark.parametrize("text,age", [
     ("ik ben 14", 14), ("kben 15 jr", 15), ("ik zit in groep 8", 12), ("3 havo", 14),
     ("bijna 16", 15), ("ik ben bijna 16", 15), ("mn dochter van 13", 13), ("16", 16),

@@ -457,7 +457,9 @@ class Generator:
         for group in sorted(ADDON_WEIGHTS):
             if ADDON_LABEL.get(group) in fam.labels:  # "ik zit opgesloten" + "ik zit opgesloten"
                 continue
-            if group in PRESENT_ONLY and (past or not exploitation):
+            # a crisis message may say the exploitation goes on ("ik wil dood, morgen moet ik weer")
+            recurring = group == "still" and "acute_danger" in fam.labels
+            if group in PRESENT_ONLY and (past or not (exploitation or recurring)):
                 continue
             if group in PAST_ONLY and not (past and exploitation):
                 continue
