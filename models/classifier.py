@@ -24,6 +24,7 @@ artifact holds only numbers and vocabularies.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -448,6 +449,35 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Sequence[str]) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
 
+    def word_weights(self, text: str, label: str) -> dict[str, float]:
+        """How much each word of `text` pushes the linear model towards `label`: weight times
+        TF-IDF value of every word n-gram and character n-gram, shared out over the words it
+        covers (a word pair half to each; a character n-gram over the words holding it).
+        Keys are lowercased words as typed; the rule columns are left out (their words are
+        the rule layer's own evidence). For showing why the model alone raised a flag."""
+        j = self.labels_.index(label)
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            row = self._features([text]).tocsr()
+        weight_of = dict(zip(row.indices.tolist(), (row.data * self.coef_[j, row.indices]).tolist()))
+        words = [w for w in (_WORD_EDGES.sub("", t) for t in text.lower().split()) if w]
+        weights: dict[str, float] = dict.fromkeys(words, 0.0)
+        offset = 0
+        for name, part in self.features_.transformer_list:
+            size = len(part.vocabulary_) if isinstance(part, TfidfVectorizer) else len(part.columns_)
+            if isinstance(part, TfidfVectorizer):
+                terms = _feature_names(part)
+                for column in range(offset, offset + size):
+                    if column not in weight_of:
+                        continue
+                    term = terms[column - offset]
+                    holders = (term.split() if name == "word"
+                               else [w for w in weights if term in f" {w} "])
+                    for word in holders:
+                        if word in weights:
+                            weights[word] += weight_of[column] / len(holders)
+            offset += size
+        return weights
+
     def strip_training_state(self) -> SignaalClassifier:
         """Drop what must not be saved: out-of-fold scores of training items and run-time
         caches (called again right before every save)."""
@@ -461,6 +491,15 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
 
 
 _MESSAGE_COUNTS = _HashLRU()  # n-gram counts of recent messages, per vectorizer
+_WORD_EDGES = re.compile(r"^\W+|\W+$")  # punctuation around a typed word
+_FEATURE_NAMES: dict[int, np.ndarray] = {}  # id(vectorizer) -> its terms, built once
+
+
+def _feature_names(vectorizer: TfidfVectorizer) -> np.ndarray:
+    names = _FEATURE_NAMES.get(id(vectorizer))
+    if names is None or len(names) != len(vectorizer.vocabulary_):
+        names = _FEATURE_NAMES[id(vectorizer)] = vectorizer.get_feature_names_out()
+    return names
 
 
 def _message_counts(vectorizer: TfidfVectorizer, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -539,6 +578,10 @@ class SignaalModel:
     def remember_rule_features(self, text: str, features: dict[str, float]) -> None:
         """The live pipeline's rule features for a message: used instead of running the rules."""
         remember_rule_features(text, features)
+
+    def word_weights(self, text: str, label: str) -> dict[str, float]:
+        """Per typed word, its push towards `label` (see SignaalClassifier.word_weights)."""
+        return self.estimator.word_weights(text, label)
 
     def score_conversation(self, client_texts: Sequence[str]) -> dict[str, float]:
         """Probability per label for the given client messages (the pipeline passes a window

@@ -7,7 +7,8 @@ running max; see models/classifier.py and signals/pipeline.py):
 * model alone raises the flag when ``p >= max(model.thresholds[label], 0.5)``: with no rule
   behind it the counselor sees no matched words, only the message, so the calibrated model
   must find the label more likely than not, acute_danger included (rules raise it on
-  their own). The evidence of such a flag is the redacted message that raised it. These fusion
+  their own). The evidence of such a flag is the (redacted) phrases of the message that weigh
+  most for the label in the linear model (signals/pipeline.model_phrases). These fusion
   thresholds are chosen by the trainer on 3-fold cross-validation of the training corpus
   (grouped by template family) for F1 of the *fused* decision (rules OR model), see
   models/train.py. Where the rules already catch a label well, that search pushes the

@@ -32,7 +32,11 @@ MAX_CHUNK = 5_000  # characters analysed as one doc; longer texts are cut at sen
 # client messages the model scores together (the whole chat for most conversations); a
 # message leaving the window keeps its labels' scores through a running max
 MODEL_WINDOW = 12
-MODEL_SNIPPET = 120  # characters of redacted message shown as evidence for a model-only flag
+MODEL_SNIPPET = 120  # characters of redacted message shown when no phrase can be pointed at
+MODEL_PHRASES = 2  # phrases shown as the evidence of a model-only flag
+MODEL_PHRASE_WORDS = 4  # words per phrase at most
+_TYPED_WORD = re.compile(r"\S+")
+_WORD_CORE = re.compile(r"\w(?:.*\w)?")  # a typed word without the punctuation around it
 STATE_VERSION = 1
 _AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|soms|vaak|"
                           r"helaas wel|wel|ja klopt|ja soms|ja zeker)\b", re.I)
@@ -227,7 +231,7 @@ class Conversation:
         # windows live on in _model_scores, a running max, so cost per message stays flat
         self._recent_client_texts: list[tuple[str, dict[str, float]]] = []
         self._retired_model_scores: dict[str, float] = {}
-        self._model_evidence: dict[str, Evidence] = {}  # where the model first raised a label
+        self._model_evidence: dict[str, list[Evidence]] = {}  # where the model first raised a label
         self._evidence: dict[str, list[tuple[float, Evidence]]] = {}
         # hits whose required label is not flagged yet ("mn vriendje" before the
         # exploitation is told): accepted later in the conversation if it comes
@@ -292,14 +296,24 @@ class Conversation:
         model, current = self.analyzer.model, step.model_scores
         self._model_scores = {label: max(p, self._retired_model_scores.get(label, 0.0))
                               for label, p in current.items()}
-        text = step.text
         for label, p in current.items():
             if p >= model_threshold(model, label, has_rule=False) and label not in self._model_evidence:
-                # the words that raised it: this message, redacted (a linear model has no span)
-                snippet = redact_snippet(text, step.redaction, 0, min(len(text), MODEL_SNIPPET))
-                snippet += "…" if len(text) > MODEL_SNIPPET else ""
-                self._model_evidence[label] = Evidence(
-                    step.index, 0, len(text), snippet, model.name, "Het model herkent dit bericht")
+                self._model_evidence[label] = self._model_evidence_of(step, label)
+
+    def _model_evidence_of(self, step: Step, label: str) -> list[Evidence]:
+        """What a counselor sees for a flag the model raised alone: the phrases of this
+        message that weigh most for the label (redacted), else the message itself."""
+        model, text, redaction = self.analyzer.model, step.text, step.redaction
+        explain = getattr(model, "word_weights", None)
+        weights = explain(redaction.text, label) if explain else {}
+        phrases = model_phrases(text, weights, redaction.spans)
+        if phrases:
+            return [Evidence(step.index, start, end, redact_snippet(text, redaction, start, end),
+                             model.name, "Woorden die het model het zwaarst weegt")
+                    for start, end in phrases]
+        snippet = redact_snippet(text, redaction, 0, min(len(text), MODEL_SNIPPET))
+        snippet += "…" if len(text) > MODEL_SNIPPET else ""
+        return [Evidence(step.index, 0, len(text), snippet, model.name, "Het model herkent dit bericht")]
 
     # --- text-free state, for a service that keeps conversations across restarts -------
     def to_state(self, max_evidence: int = 20) -> dict:
@@ -315,8 +329,8 @@ class Conversation:
             "roles": "".join("c" if r == "client" else "h" for r in self.roles),
             "evidence": evidence,
             "model_scores": {k: round(v, 4) for k, v in self._model_scores.items()},
-            "model_evidence": {label: [e.message, e.start, e.end, e.source]
-                               for label, e in self._model_evidence.items()},
+            "model_evidence": {label: [[e.message, e.start, e.end, e.source] for e in items]
+                               for label, items in self._model_evidence.items()},
             "seen": sorted(self._seen_concepts),
             "pending": [[h.label, h.rule, round(h.score, 4), e.message, e.start, e.end,
                          [list(slot) for slot in h.requires]] for h, e in self._pending],
@@ -334,8 +348,10 @@ class Conversation:
         conv._model_scores = dict(state.get("model_scores", {}))
         # scores of messages no longer in memory live on as the retired running max
         conv._retired_model_scores = dict(conv._model_scores)
-        conv._model_evidence = {label: Evidence(m, s, e, placeholder, src)
-                                for label, (m, s, e, src) in state.get("model_evidence", {}).items()}
+        conv._model_evidence = {
+            label: [Evidence(m, s, e, placeholder, src)
+                    for m, s, e, src in (items if isinstance(items[0], list) else [items])]  # v1: one
+            for label, items in state.get("model_evidence", {}).items() if items}
         conv._seen_concepts = frozenset(state.get("seen", ()))
         conv._pending = [
             (Hit(label, rule, "", 0, 0, start, end, score, requires=tuple(map(tuple, requires))),
@@ -416,7 +432,7 @@ class Conversation:
         for label, (score, raised_by) in fused.items():
             evidence = [e for _, e in sorted(self._evidence.get(label, []), key=lambda x: -x[0])]
             if raised_by == "model" and label in self._model_evidence:  # rules explain "both"
-                evidence.append(self._model_evidence[label])
+                evidence.extend(self._model_evidence[label])
             flags.append(Flag(label, score, _dedupe(evidence), raised_by))
         labels = {f.label for f in flags}
         triage = self.analyzer.policy.triage(labels)
@@ -446,6 +462,47 @@ def _apply_requires(hits: list[Hit], context: set[str]) -> list[Hit]:
         kept.extend(ready)
         pending = [h for h in pending if h not in ready]
     return kept, pending
+
+
+def model_phrases(text: str, weights: dict[str, float], redacted: Iterable[Any] = (),
+                  n: int = MODEL_PHRASES, max_words: int = MODEL_PHRASE_WORDS) -> list[tuple[int, int]]:
+    """Character spans of the (at most `n`) runs of up to `max_words` typed words with the
+    largest summed weight (`weights` by lowercased word, from the model), not starting or
+    ending on a Dutch stop word and not touching a redacted stretch: a readable "moet
+    werken voor hem" rather than the words "voor" and "hem"."""
+    from spacy.lang.nl.stop_words import STOP_WORDS
+
+    from signaal.signals.normalize import normalize_word
+
+    def stop(word: str) -> bool:  # chat-speak too: "mn" is "mijn"
+        return word in STOP_WORDS or normalize_word(word) in STOP_WORDS
+
+    blocked = [(s.start, s.end) for s in redacted]
+    tokens = []  # (start, end, word) of each typed word, punctuation around it left out
+    for m in _TYPED_WORD.finditer(text):
+        core = _WORD_CORE.search(m.group())
+        if core is None:
+            continue
+        start, end = m.start() + core.start(), m.start() + core.end()
+        if not any(s < end and start < e for s, e in blocked):
+            tokens.append((start, end, core.group().lower()))
+    candidates = []
+    for i in range(len(tokens)):
+        for j in range(i, min(i + max_words, len(tokens))):
+            if stop(tokens[i][2]) or stop(tokens[j][2]):
+                continue
+            if any(_TYPED_WORD.search(text, tokens[k][1], tokens[k + 1][0]) for k in range(i, j)):
+                continue  # adjacent words only (a redacted or skipped word in between breaks a run)
+            total = sum(weights.get(tokens[k][2], 0.0) for k in range(i, j + 1))
+            if total > 0:
+                candidates.append((total, i, j))
+    chosen: list[tuple[int, int]] = []
+    for _, i, j in sorted(candidates, reverse=True):
+        if len(chosen) == n:
+            break
+        if all(j < a or i > b for a, b in chosen):
+            chosen.append((i, j))
+    return sorted((tokens[i][0], tokens[j][1]) for i, j in chosen)
 
 
 def redact_snippet(text: str, redaction: Any, start: int, end: int) -> str:

@@ -138,6 +138,91 @@ def test_analyzer_with_model_marks_raised_by(analyzer, fitted):
     assert all(f.raised_by in ("rules", "model", "both") for f in result.flags)
 
 
+def test_word_weights_share_the_linear_score_over_the_typed_words(fitted):
+    clf, _, _ = fitted
+    text = "ik moet pakketjes met drugs rondbrengen, zegt hij."
+    weights = clf.word_weights(text, "forced_crime")
+    assert set(weights) == {"ik", "moet", "pakketjes", "met", "drugs", "rondbrengen", "zegt", "hij"}
+    j = clf.labels_.index("forced_crime")
+    # every n-gram column is shared out in full: the words' sum is the score without the
+    # intercept and the rule columns
+    rules_part = clf.features_.transformer_list[-1][1]
+    n_rules = len(rules_part.columns_)
+    row = clf._features([text]).tocsr()
+    text_columns = row.indices < row.shape[1] - n_rules
+    expected = float(row.data[text_columns] @ clf.coef_[j, row.indices[text_columns]])
+    assert sum(weights.values()) == pytest.approx(expected, rel=1e-5)
+    assert max(weights, key=weights.get) in ("pakketjes", "drugs", "rondbrengen")
+
+
+def test_model_phrases_pick_the_heaviest_runs_without_stop_words_or_redacted_words():
+    from types import SimpleNamespace
+
+    from signaal.signals.pipeline import model_phrases
+
+    text = "hij zegt dat ik weer moet werken in een hotel-kamer, bel Kevin."
+    weights = {"werken": 2.0, "hotel-kamer": 1.0, "kevin": 5.0, "zegt": -1.0, "bel": 0.1}
+    kevin = text.index("Kevin")
+    name = [SimpleNamespace(start=kevin, end=kevin + 5)]
+    spans = model_phrases(text, weights, name)
+    # a run of up to four words may hold stop words ("in een") but not begin or end on one
+    # ("moet"); punctuation ends a run; a redacted name is never shown, however heavy
+    assert [text[s:e] for s, e in spans] == ["werken in een hotel-kamer", "bel"]
+    assert model_phrases(text, weights, name, n=1) == spans[:1]
+    assert [text[s:e] for s, e in model_phrases(text, weights, name, max_words=1)] == ["werken", "hotel-kamer"]
+    assert model_phrases(text, {}) == [] and model_phrases("", weights) == []
+
+
+class _StubModel:
+    """The model interface the live pipeline uses, with fixed scores and word weights."""
+    name = "stub"
+    thresholds = dict.fromkeys(LABEL_IDS, 0.5)
+    rule_floor: dict = {}
+
+    def remember_rule_features(self, text, features):
+        pass
+
+    def score_conversation(self, client_texts):
+        return {"loverboy": 0.9}
+
+    def word_weights(self, text, label):
+        return {"vriendje": 1.5, "ronselt": 1.0, "meisjes": 0.8}
+
+
+def test_a_model_only_flag_shows_its_heaviest_phrases_redacted(analyzer):
+    from signaal.signals.pipeline import Conversation
+
+    analyzer.model = _StubModel()
+    try:
+        conv = analyzer.conversation("c1")
+        text = "mijn vriendje Kevin ronselt meisjes, bel 0612345678"
+        result = conv.add("client", text).result
+        state = conv.to_state()
+        again = Conversation.from_state(analyzer, "c1", state).result()
+    finally:
+        analyzer.model = None
+    flag = result.flag("loverboy")
+    assert flag.raised_by == "model"
+    assert [text[e.start:e.end] for e in flag.evidence] == ["vriendje", "ronselt meisjes"]
+    assert all(e.source == "stub" and "Kevin" not in e.text for e in flag.evidence)
+    # the state keeps offsets and the source, never the words
+    assert [(e.start, e.end) for e in again.flag("loverboy").evidence] == [(e.start, e.end) for e in flag.evidence]
+    assert "vriendje" not in str(state) and "Kevin" not in str(state)
+
+
+def test_conversation_state_of_version_1_with_one_model_evidence_still_loads(analyzer):
+    from signaal.signals.pipeline import Conversation
+
+    state = {"v": 1, "n": 1, "roles": "c", "evidence": {}, "model_scores": {"loverboy": 0.9},
+             "model_evidence": {"loverboy": [0, 0, 12, "stub"]}, "seen": [], "pending": []}
+    analyzer.model = _StubModel()
+    try:
+        flag = Conversation.from_state(analyzer, "c1", state).result().flag("loverboy")
+    finally:
+        analyzer.model = None
+    assert [(e.message, e.start, e.end, e.source) for e in flag.evidence] == [(0, 0, 12, "stub")]
+
+
 def test_bootstrap_intervals_contain_the_point_estimate():
     rng = np.random.default_rng(0)
     gold = rng.random((200, len(LABEL_IDS))) < 0.3
