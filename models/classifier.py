@@ -456,26 +456,24 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         Keys are lowercased words as typed; the rule columns are left out (their words are
         the rule layer's own evidence). For showing why the model alone raised a flag."""
         j = self.labels_.index(label)
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            row = self._features([text]).tocsr()
-        weight_of = dict(zip(row.indices.tolist(), (row.data * self.coef_[j, row.indices]).tolist()))
         words = [w for w in (_WORD_EDGES.sub("", t) for t in text.lower().split()) if w]
         weights: dict[str, float] = dict.fromkeys(words, 0.0)
+        factors = self.features_.transformer_weights or {}
         offset = 0
         for name, part in self.features_.transformer_list:
-            size = len(part.vocabulary_) if isinstance(part, TfidfVectorizer) else len(part.columns_)
-            if isinstance(part, TfidfVectorizer):
-                terms = _feature_names(part)
-                for column in range(offset, offset + size):
-                    if column not in weight_of:
-                        continue
-                    term = terms[column - offset]
-                    holders = (term.split() if name == "word"
-                               else [w for w in weights if term in f" {w} "])
-                    for word in holders:
-                        if word in weights:
-                            weights[word] += weight_of[column] / len(holders)
-            offset += size
+            if not isinstance(part, TfidfVectorizer):
+                offset += len(part.columns_)
+                continue
+            row = _history_tfidf(part, [text]).tocsr()
+            terms = _feature_names(part)
+            pushes = row.data * factors.get(name, 1.0) * self.coef_[j, offset + row.indices]
+            for column, push in zip(row.indices.tolist(), pushes.tolist(), strict=True):
+                term = terms[column]
+                holders = term.split() if name == "word" else [w for w in weights if term in f" {w} "]
+                for word in holders:
+                    if word in weights:
+                        weights[word] += push / len(holders)
+            offset += len(part.vocabulary_)
         return weights
 
     def strip_training_state(self) -> SignaalClassifier:
@@ -496,9 +494,13 @@ _FEATURE_NAMES: dict[int, np.ndarray] = {}  # id(vectorizer) -> its terms, built
 
 
 def _feature_names(vectorizer: TfidfVectorizer) -> np.ndarray:
+    """Column -> term, by inverting the vocabulary (get_feature_names_out takes seconds)."""
     names = _FEATURE_NAMES.get(id(vectorizer))
     if names is None or len(names) != len(vectorizer.vocabulary_):
-        names = _FEATURE_NAMES[id(vectorizer)] = vectorizer.get_feature_names_out()
+        names = np.empty(len(vectorizer.vocabulary_), dtype=object)
+        for term, column in vectorizer.vocabulary_.items():
+            names[column] = term
+        _FEATURE_NAMES[id(vectorizer)] = names
     return names
 
 
