@@ -467,9 +467,10 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
             row = _history_tfidf(part, [text]).tocsr()
             terms = _feature_names(part)
             pushes = row.data * factors.get(name, 1.0) * self.coef_[j, offset + row.indices]
+            holders_of = None if name == "word" else _char_ngram_holders(weights, part.ngram_range)
             for column, push in zip(row.indices.tolist(), pushes.tolist(), strict=True):
                 term = terms[column]
-                holders = term.split() if name == "word" else [w for w in weights if term in f" {w} "]
+                holders = term.split() if holders_of is None else holders_of.get(term, ())
                 for word in holders:
                     if word in weights:
                         weights[word] += push / len(holders)
@@ -491,6 +492,18 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
 _MESSAGE_COUNTS = _HashLRU()  # n-gram counts of recent messages, per vectorizer
 _WORD_EDGES = re.compile(r"^\W+|\W+$")  # punctuation around a typed word
 _FEATURE_NAMES: dict[int, np.ndarray] = {}  # id(vectorizer) -> its terms, built once
+
+
+def _char_ngram_holders(words: Iterable[str], ngram_range: tuple) -> dict[str, list[str]]:
+    """char_wb n-gram -> the words whose padded form (" word ") contains it."""
+    low, high = ngram_range
+    holders: dict[str, list[str]] = {}
+    for word in words:
+        padded = f" {word} "
+        grams = {padded[i:i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)}
+        for gram in grams:
+            holders.setdefault(gram, []).append(word)
+    return holders
 
 
 def _feature_names(vectorizer: TfidfVectorizer) -> np.ndarray:

@@ -389,6 +389,8 @@ def create_app(settings: Settings, analyzer: Any = None, store: Any = None) -> F
         # one synthetic message: a broken model fails the start, not every client message,
         # and lazy parts (model weights, caches) load before the first real message
         await asyncio.to_thread(lambda: an.conversation(None).add("client", "hallo, ik ben 15"))
+        if hasattr(an.model, "word_weights"):  # its term tables, for a model-only flag's words
+            await asyncio.to_thread(an.model.word_weights, "hallo", an.model.labels[0])
         if store is None and settings.store_process:
             committer = await asyncio.to_thread(StoreProcess, StoreParams.of(settings))
         else:

@@ -23,6 +23,7 @@ _REPEATS = re.compile(r"(\w)\1{2,}")  # 3+ identical letters: "helppp", "sooo"
 _TRAILING_PUNCT = re.compile(r"^(\w[\w'-]*?)[!?.,;:]+$")
 # scare quotes around a euphemism ('vrienden', "werk", ‘uitgeleend’): merged into the word
 QUOTES = "'\"‘’“”`´"
+_HAS_QUOTE = re.compile(f"[{re.escape(QUOTES)}]")
 
 
 @cache
@@ -93,7 +94,7 @@ class ChatNormalizer:
         self._cache: dict[str, tuple[str, str]] = {}
 
     def __call__(self, doc: Doc) -> Doc:
-        if any(q in doc.text for q in QUOTES):
+        if _HAS_QUOTE.search(doc.text):  # doc.text is built anew on every access: read it once
             merge_scare_quotes(doc)
         cache_ = self._cache
         for token in doc:

@@ -297,7 +297,9 @@ class Conversation:
         self._model_scores = {label: max(p, self._retired_model_scores.get(label, 0.0))
                               for label, p in current.items()}
         for label, p in current.items():
-            if p >= model_threshold(model, label, has_rule=False) and label not in self._model_evidence:
+            # a label the rules raised is shown with their words: the model's are not needed
+            if (p >= model_threshold(model, label, has_rule=False) and label not in self._evidence
+                    and label not in self._model_evidence):
                 self._model_evidence[label] = self._model_evidence_of(step, label)
 
     def _model_evidence_of(self, step: Step, label: str) -> list[Evidence]:
@@ -486,15 +488,20 @@ def model_phrases(text: str, weights: dict[str, float], redacted: Iterable[Any] 
         start, end = m.start() + core.start(), m.start() + core.end()
         if not any(s < end and start < e for s, e in blocked):
             tokens.append((start, end, core.group().lower()))
+    is_stop = [stop(word) for _, _, word in tokens]
+    # a run holds adjacent words only: punctuation, or a redacted word, in between ends it
+    joined = [not _TYPED_WORD.search(text, tokens[k][1], tokens[k + 1][0]) for k in range(len(tokens) - 1)]
+    weight = [weights.get(word, 0.0) for _, _, word in tokens]
     candidates = []
     for i in range(len(tokens)):
+        if is_stop[i]:
+            continue
+        total = 0.0
         for j in range(i, min(i + max_words, len(tokens))):
-            if stop(tokens[i][2]) or stop(tokens[j][2]):
-                continue
-            if any(_TYPED_WORD.search(text, tokens[k][1], tokens[k + 1][0]) for k in range(i, j)):
-                continue  # adjacent words only (a redacted or skipped word in between breaks a run)
-            total = sum(weights.get(tokens[k][2], 0.0) for k in range(i, j + 1))
-            if total > 0:
+            if j > i and not joined[j - 1]:
+                break
+            total += weight[j]
+            if not is_stop[j] and total > 0:
                 candidates.append((total, i, j))
     chosen: list[tuple[int, int]] = []
     for _, i, j in sorted(candidates, reverse=True):
