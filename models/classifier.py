@@ -24,7 +24,6 @@ artifact holds only numbers and vocabularies.
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -456,8 +455,9 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         Keys are lowercased words as typed; the rule columns are left out (their words are
         the rule layer's own evidence). For showing why the model alone raised a flag."""
         j = self.labels_.index(label)
-        words = [w for w in (_WORD_EDGES.sub("", t) for t in text.lower().split()) if w]
-        weights: dict[str, float] = dict.fromkeys(words, 0.0)
+        from signaal.signals.normalize import typed_words
+
+        weights: dict[str, float] = dict.fromkeys([word for _, _, word in typed_words(text)], 0.0)
         factors = self.features_.transformer_weights or {}
         offset = 0
         for name, part in self.features_.transformer_list:
@@ -490,7 +490,6 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
 
 
 _MESSAGE_COUNTS = _HashLRU()  # n-gram counts of recent messages, per vectorizer
-_WORD_EDGES = re.compile(r"^\W+|\W+$")  # punctuation around a typed word
 _FEATURE_NAMES: dict[int, np.ndarray] = {}  # id(vectorizer) -> its terms, built once
 
 

@@ -113,6 +113,21 @@ class ChatNormalizer:
         return doc
 
 
+_TYPED_WORD = re.compile(r"\S+")
+_WORD_CORE = re.compile(r"\w(?:.*\w)?")  # a typed word without the punctuation around it
+
+
+def typed_words(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, lowercased word) of each word as typed (split on white space), the
+    punctuation around it left out: the unit in which the model's weights are shown."""
+    words = []
+    for m in _TYPED_WORD.finditer(text):
+        core = _WORD_CORE.search(m.group())
+        if core is not None:
+            words.append((m.start() + core.start(), m.start() + core.end(), core.group().lower()))
+    return words
+
+
 def _unquoted(text: str) -> str:
     """A word without the quote marks merged into it; contractions keep theirs ('s, 't, 'k)."""
     core = text.strip(QUOTES)

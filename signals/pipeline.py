@@ -35,8 +35,6 @@ MODEL_WINDOW = 12
 MODEL_SNIPPET = 120  # characters of redacted message shown when no phrase can be pointed at
 MODEL_PHRASES = 2  # phrases shown as the evidence of a model-only flag
 MODEL_PHRASE_WORDS = 4  # words per phrase at most
-_TYPED_WORD = re.compile(r"\S+")
-_WORD_CORE = re.compile(r"\w(?:.*\w)?")  # a typed word without the punctuation around it
 STATE_VERSION = 1
 _AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|soms|vaak|"
                           r"helaas wel|wel|ja klopt|ja soms|ja zeker)\b", re.I)
@@ -474,23 +472,17 @@ def model_phrases(text: str, weights: dict[str, float], redacted: Iterable[Any] 
     werken voor hem" rather than the words "voor" and "hem"."""
     from spacy.lang.nl.stop_words import STOP_WORDS
 
-    from signaal.signals.normalize import normalize_word
+    from signaal.signals.normalize import normalize_word, typed_words
 
     def stop(word: str) -> bool:  # chat-speak too: "mn" is "mijn"
         return word in STOP_WORDS or normalize_word(word) in STOP_WORDS
 
     blocked = [(s.start, s.end) for s in redacted]
-    tokens = []  # (start, end, word) of each typed word, punctuation around it left out
-    for m in _TYPED_WORD.finditer(text):
-        core = _WORD_CORE.search(m.group())
-        if core is None:
-            continue
-        start, end = m.start() + core.start(), m.start() + core.end()
-        if not any(s < end and start < e for s, e in blocked):
-            tokens.append((start, end, core.group().lower()))
+    tokens = [(start, end, word) for start, end, word in typed_words(text)
+              if not any(s < end and start < e for s, e in blocked)]
     is_stop = [stop(word) for _, _, word in tokens]
     # a run holds adjacent words only: punctuation, or a redacted word, in between ends it
-    joined = [not _TYPED_WORD.search(text, tokens[k][1], tokens[k + 1][0]) for k in range(len(tokens) - 1)]
+    joined = [not text[tokens[k][1]:tokens[k + 1][0]].strip() for k in range(len(tokens) - 1)]
     weight = [weights.get(word, 0.0) for _, _, word in tokens]
     candidates = []
     for i in range(len(tokens)):
