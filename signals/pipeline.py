@@ -35,7 +35,7 @@ MODEL_WINDOW = 12
 MODEL_SNIPPET = 120  # characters of redacted message shown when no phrase can be pointed at
 MODEL_PHRASES = 2  # phrases shown as the evidence of a model-only flag
 MODEL_PHRASE_WORDS = 4  # words per phrase at most
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: a list of model evidence per label (version 1 states still load)
 _AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|soms|vaak|"
                           r"helaas wel|wel|ja klopt|ja soms|ja zeker)\b", re.I)
 _AGE_QUESTION = re.compile(r"\b(hoe oud|leeftijd|welke klas|in welke groep)\b", re.I)
