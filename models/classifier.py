@@ -465,17 +465,33 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
                 offset += len(part.columns_)
                 continue
             row = _history_tfidf(part, [text]).tocsr()
-            terms = _feature_names(part)
+            terms = self._terms(name, part)
             pushes = row.data * factors.get(name, 1.0) * self.coef_[j, offset + row.indices]
-            holders_of = None if name == "word" else _char_ngram_holders(weights, part.ngram_range)
+            holders_of: dict[str, list[str]] = {}  # char n-gram -> the words that hold it
+            if name != "word":
+                ngrams = part.build_analyzer()  # the vectoriser's own char_wb n-grams
+                for word in weights:
+                    for gram in set(ngrams(word)):
+                        holders_of.setdefault(gram, []).append(word)
             for column, push in zip(row.indices.tolist(), pushes.tolist(), strict=True):
                 term = terms[column]
-                holders = term.split() if holders_of is None else holders_of.get(term, ())
+                holders = term.split() if name == "word" else holders_of.get(term, ())
                 for word in holders:
                     if word in weights:
                         weights[word] += push / len(holders)
             offset += len(part.vocabulary_)
         return weights
+
+    def _terms(self, name: str, vectorizer: TfidfVectorizer) -> np.ndarray:
+        """Column -> term of one vectoriser, by inverting its vocabulary once (a run-time
+        cache like _coef_t: get_feature_names_out takes seconds)."""
+        cache = self.__dict__.setdefault("_terms_by_part", {})
+        if name not in cache:
+            terms = np.empty(len(vectorizer.vocabulary_), dtype=object)
+            for term, column in vectorizer.vocabulary_.items():
+                terms[column] = term
+            cache[name] = terms
+        return cache[name]
 
     def strip_training_state(self) -> SignaalClassifier:
         """Drop what must not be saved: out-of-fold scores of training items and run-time
@@ -483,6 +499,7 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(self, "oof_proba_"):
             del self.oof_proba_
         self.__dict__.pop("_coef_t", None)  # a run-time copy of coef_.T
+        self.__dict__.pop("_terms_by_part", None)  # run-time term tables (word_weights)
         for _, part in getattr(self, "features_", FeatureUnion([])).transformer_list:
             if hasattr(part, "_stop_words_id"):  # id() of a list, set again by every
                 del part._stop_words_id  # transform: a memory address, not reproducible
@@ -490,30 +507,6 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
 
 
 _MESSAGE_COUNTS = _HashLRU()  # n-gram counts of recent messages, per vectorizer
-_FEATURE_NAMES: dict[int, np.ndarray] = {}  # id(vectorizer) -> its terms, built once
-
-
-def _char_ngram_holders(words: Iterable[str], ngram_range: tuple) -> dict[str, list[str]]:
-    """char_wb n-gram -> the words whose padded form (" word ") contains it."""
-    low, high = ngram_range
-    holders: dict[str, list[str]] = {}
-    for word in words:
-        padded = f" {word} "
-        grams = {padded[i:i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)}
-        for gram in grams:
-            holders.setdefault(gram, []).append(word)
-    return holders
-
-
-def _feature_names(vectorizer: TfidfVectorizer) -> np.ndarray:
-    """Column -> term, by inverting the vocabulary (get_feature_names_out takes seconds)."""
-    names = _FEATURE_NAMES.get(id(vectorizer))
-    if names is None or len(names) != len(vectorizer.vocabulary_):
-        names = np.empty(len(vectorizer.vocabulary_), dtype=object)
-        for term, column in vectorizer.vocabulary_.items():
-            names[column] = term
-        _FEATURE_NAMES[id(vectorizer)] = names
-    return names
 
 
 def _message_counts(vectorizer: TfidfVectorizer, text: str) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from spacy.lang.nl.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -24,6 +25,7 @@ from signaal.signals.detectors import DETECTORS, Detector, Hit
 from signaal.signals.fusion import fuse, model_threshold
 from signaal.signals.io import clean_text
 from signaal.signals.language import PipelineInfo, build_nlp
+from signaal.signals.normalize import normalize_word, typed_words
 from signaal.signals.policy import Policy
 from signaal.signals.qualifiers import Qualifiers, counts
 from signaal.signals.result import Evidence, Flag, Result
@@ -470,10 +472,6 @@ def model_phrases(text: str, weights: dict[str, float], redacted: Iterable[Any] 
     largest summed weight (`weights` by lowercased word, from the model), not starting or
     ending on a Dutch stop word and not touching a redacted stretch: a readable "moet
     werken voor hem" rather than the words "voor" and "hem"."""
-    from spacy.lang.nl.stop_words import STOP_WORDS
-
-    from signaal.signals.normalize import normalize_word, typed_words
-
     def stop(word: str) -> bool:  # chat-speak too: "mn" is "mijn"
         return word in STOP_WORDS or normalize_word(word) in STOP_WORDS
 
