@@ -16,10 +16,10 @@ running max; see models/classifier.py and signals/pipeline.py):
   the threshold is lower. (The model's own F2 thresholds, ``manifest.thresholds``, are
   for the model alone, e.g. `signaal evaluate` of its probabilities.)
 * a rule flag stands on its own (rules are precise and explain themselves), except
-  where the manifest sets ``fusion.rule_floor[label]``: then a rule-only flag whose model
-  probability is below that floor is dropped. The trainer sets floors only on request
-  (never for labels that drive triage); the default model sets none, so the model can
-  only add flags, never remove a rule's.
+  where the manifest sets ``fusion.rule_floor[label]``: then a rule flag whose model
+  probability is below that floor is dropped, the model being nearly sure the rule fired on
+  a look-alike. The trainer sets floors (0.1) only for labels outside the triage policy, so
+  a veto never lowers a suggested priority (models/train.py).
 * score = the larger of rule score and ``p`` for flags raised by both, else the raising
   layer's score; ``raised_by`` is "rules", "model" or "both".
 * under_16 always comes with minor.

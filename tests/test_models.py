@@ -284,6 +284,25 @@ def test_default_model_on_the_dev_set(dev_dir, analyzer):
         analyzer.model = None
 
 
+def test_model_vetoes_rules_only_outside_the_triage_policy():
+    from signaal.models.train import NEVER_VETOED, RULE_VETO_FLOOR, choose_fusion, triage_labels
+    from signaal.signals.policy import Policy
+
+    policy = Policy.load()
+    rng = np.random.default_rng(0)
+    Y = rng.integers(0, 2, (60, len(LABEL_IDS)))
+    fusion = choose_fusion(Y, rng.random(Y.shape), rng.random(Y.shape).round(), policy)
+    vetoable = set(LABEL_IDS) - triage_labels(policy) - NEVER_VETOED
+    assert fusion["rule_floor"] == dict.fromkeys(vetoable, RULE_VETO_FLOOR)
+    assert {"loverboy", "siblings_at_risk", "reprisal_fear"} <= vetoable
+    assert not {"acute_danger", "minor", "under_16", "ongoing", "sextortion"} & vetoable
+    # a rule flag the model is nearly sure of being wrong goes; one it doubts stays
+    model = type("M", (), {"thresholds": fusion["thresholds"], "rule_floor": fusion["rule_floor"]})()
+    assert "loverboy" not in fuse({"loverboy": 0.8}, {"loverboy": RULE_VETO_FLOOR / 2}, model)
+    assert "loverboy" in fuse({"loverboy": 0.8}, {"loverboy": RULE_VETO_FLOOR * 2}, model)
+    assert "acute_danger" in fuse({"acute_danger": 0.8}, {"acute_danger": 0.0}, model)
+
+
 def test_tune_fusion_picks_the_best_fused_f1_per_label_and_keeps_cv_for_rare_labels():
     from signaal.models.train import TUNE_MIN_POSITIVES, tune_fusion
 
