@@ -53,6 +53,8 @@ _PRESENT_AUX = frozenset({"heb", "hebt", "heeft", "hebben", "ben", "bent", "is",
 # "worden" with a participle is the present passive: "ik word gedwongen", "ze worden naar
 # mannen gestuurd" happen now; the participle is not a past tense there.
 _PRESENT_PASSIVE = frozenset({"word", "wordt", "worden"})
+# A reason clause after the acute words tells why, often in the past ("omdat ik weigerde").
+_REASON = frozenset({"omdat", "want", "doordat", "aangezien"})
 _JUST_NOW = frozenset({"net", "zojuist", "zonet", "daarnet", "daarstraks"})  # single tokens
 
 
@@ -61,6 +63,8 @@ def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) 
     With `perfect_is_now` (acute danger) the perfect tense and "net/zojuist" count as now."""
     tense = _tense()
     sent_start, sent_end = sentence_bounds(doc, start)
+    if perfect_is_now:  # "hij heeft me opgesloten omdat ik niet wilde": the reason is older
+        sent_end = next((i for i in range(end, sent_end) if doc[i].norm_ in _REASON), sent_end)
     sent = doc[sent_start:sent_end]
     perfect = perfect_is_now and any(token.norm_ in _PRESENT_AUX for token in sent)
     passive = any(token.norm_ in _PRESENT_PASSIVE for token in sent)
