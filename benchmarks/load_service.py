@@ -338,8 +338,13 @@ async def main_async(args) -> int:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            if work is not None and not args.keep:
-                shutil.rmtree(work, ignore_errors=True)
+            if work is not None:
+                # warnings and errors only (--log-level warning); the service logs no chat text
+                lines = (work / "service.log").read_text(errors="replace").splitlines()
+                if lines:
+                    print(f"service log ({len(lines)} lines, last 20):", *lines[-20:], sep="\n  ")
+                if not args.keep:
+                    shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:

@@ -79,6 +79,12 @@ class PipeWorker:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._loop.add_reader(self._conn.fileno(), self._on_answer)
+            # uvloop's add_reader makes the pipe non-blocking; Connection.send needs it blocking,
+            # or a full buffer raises BlockingIOError halfway through a message (the request
+            # was refused as if the process were gone, and the stream left torn). A blocking
+            # send cannot deadlock: at most max_in_flight requests are out, the store answers
+            # from a thread of its own and the model's answers are a few hundred bytes.
+            os.set_blocking(self._conn.fileno(), True)
         future = self._loop.create_future()
         self._queued.append((request, future))
         self._send_queued()

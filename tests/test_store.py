@@ -263,3 +263,33 @@ def test_two_workers_share_one_store(store, analyzer):
     rows = [r for r in check.audit_records() if r["kind"] == "message"]
     check.close()
     assert [r["message_index"] for r in rows] == [0, 1, 2, 3]
+
+
+def test_store_process_under_uvloop_survives_a_full_pipe(tmp_path):
+    """The service runs on uvloop, whose add_reader makes the pipe non-blocking: a burst of
+    requests larger than the socket buffer must still all be written, none refused as if the
+    store process were gone (it used to answer 503 under load)."""
+    import asyncio
+
+    uvloop = pytest.importorskip("uvloop")
+    from signaal.service.store import MAX_BATCH, StoreParams, StoreProcess
+
+    committer = StoreProcess(StoreParams("sqlite", str(tmp_path), None, 100.0, "FULL"))
+    many_labels = ["minor"] * 500  # ~4 kB a request, ~1 MB in flight: several socket buffers
+
+    async def burst():
+        return await asyncio.gather(
+            *(committer.run([("append_audit", (audit(f"c_{n}", labels=many_labels),))])
+              for n in range(MAX_BATCH)),
+            return_exceptions=True)
+
+    try:
+        outcomes = uvloop.run(burst())
+    finally:
+        committer.close()
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    check = SQLiteStore(tmp_path / "signaal.db")
+    try:
+        assert len(check.audit_records()) == MAX_BATCH
+    finally:
+        check.close()
