@@ -16,9 +16,9 @@ chose 0.1-0.3); docs/MODELS.md has the figures on hand-written text.
 
 Why F1 for fusion while the model's own thresholds are F2: the recall weighting is already
 in the model thresholds and in rule flags, which stand unless the model is nearly sure; a
-flag the model adds on its own should be more likely right than wrong. With beta 2 for the fused decision (the first
-design) the thresholds sank to 0.05-0.2 on the near-separable synthetic folds and the model
-added false positives on realistic text. (That choice among four CV-defined fusion rules —
+flag the model adds on its own should be more likely right than wrong. With beta 2 for the
+fused decision (the first design) the thresholds sank to 0.05-0.2 on the near-separable
+synthetic folds and the model added false positives on realistic text. (That choice among four CV-defined fusion rules —
 F2/F1, F1, marginal precision 0.85 or 0.95 — was made after comparing them on the dev set;
 all thresholds themselves come from cross-validation only. docs/MODELS.md has the figures.)
 """
