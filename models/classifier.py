@@ -41,6 +41,7 @@ from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import FeatureUnion
 
 from signaal.signals.labels import LABEL_IDS
+from signaal.signals.normalize import typed_words
 
 HISTORY_SEPARATOR = "\n"
 
@@ -455,8 +456,6 @@ class SignaalClassifier(ClassifierMixin, BaseEstimator):
         Keys are lowercased words as typed; the rule columns are left out (their words are
         the rule layer's own evidence). For showing why the model alone raised a flag."""
         j = self.labels_.index(label)
-        from signaal.signals.normalize import typed_words
-
         weights: dict[str, float] = dict.fromkeys([word for _, _, word in typed_words(text)], 0.0)
         factors = self.features_.transformer_weights or {}
         offset = 0

@@ -62,7 +62,27 @@ def load_concepts(path: Path | None = None) -> tuple[dict[str, list[str]], dict[
     patterns = json.loads((DATA_DIR / "concept_patterns.json").read_text(encoding="utf-8"))
     patterns.pop("_comment", None)
     norm_only = set(data.get("norm_only", ()))
-    return data["concepts"], patterns, norm_only, data.get("implied", [])
+    return data["concepts"], _with_concept_words(patterns, data["concepts"]), norm_only, data.get("implied", [])
+
+
+def _with_concept_words(patterns: dict[str, list], concepts: dict[str, list[str]]) -> dict[str, list]:
+    """Token patterns with every "@name" in an IN list replaced by the one-word phrases of
+    concept `name` (normalised, as NORM compares them): one word list, kept in concepts.toml."""
+    from signaal.signals.normalize import normalize_word
+
+    def words(items: list[str]) -> list[str]:
+        out: list[str] = []
+        for item in items:
+            if item.startswith("@"):
+                out += sorted({normalize_word(p) for p in concepts[item[1:]] if " " not in p})
+            else:
+                out.append(item)
+        return out
+
+    return {name: [[{attr: {**value, "IN": words(value["IN"])}
+                     if isinstance(value, dict) and "IN" in value else value
+                     for attr, value in token.items()} for token in pattern] for pattern in token_patterns]
+            for name, token_patterns in patterns.items()}
 
 
 class ConceptTagger:

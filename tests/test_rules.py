@@ -288,3 +288,18 @@ def test_live_conversation_hands_the_model_what_training_sees(analyzer):
     assert "parent_exploiter" not in second and second["~parent_exploiter"] > 0
     assert first["@parent"] == second["@parent"] == 1.0
     assert all(isinstance(v, float) for v in first.values())  # names and numbers, no text
+
+
+def test_token_patterns_take_word_lists_from_concepts():
+    """"@name" in a pattern's IN list is concept `name`'s one-word phrases, normalised: the
+    word list lives in concepts.toml once."""
+    from signaal.signals.concepts import load_concepts
+
+    phrases, patterns, _, _ = load_concepts()
+    first = patterns["perp_pair"][0][0]["NORM"]["IN"]
+    expected = {normalize_word(w) for w in phrases["parent"] + phrases["relative"] if " " not in w}
+    assert set(first) == expected and "@parent" not in first
+    sibling_words = patterns["sibling_not_at_risk"][1][0]["NORM"]["IN"]
+    assert "broertje" in sibling_words and "kleine broer" not in sibling_words
+    assert not any(w.startswith("@") for pats in patterns.values() for pat in pats for token in pat
+                   for v in token.values() if isinstance(v, dict) for w in v.get("IN", ()))
