@@ -12,6 +12,8 @@ from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Token
 
+from signaal.signals.anaphora import PronounResolver
+
 DATA_DIR = Path(__file__).parent / "data"
 
 # concept -> list of (start, end) token spans
@@ -111,11 +113,12 @@ class ConceptTagger:
             if concept not in norm_only:
                 self._by_lemma.add(concept, docs)
         self._names = {nlp.vocab.strings[c]: c for c in [*self.concepts, *patterns]}
+        self.pronouns = PronounResolver()
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every concept this tagger can find, sorted (the model's concept features)."""
-        return tuple(sorted(set(self._names.values())))
+        return tuple(sorted({*self._names.values(), *PronounResolver.CONCEPTS}))
 
     def __call__(self, doc: Doc) -> ConceptHits:
         hits: dict[str, set[tuple[int, int]]] = defaultdict(set)
@@ -128,4 +131,5 @@ class ConceptTagger:
         for rule in self.implied:
             if hits.get(rule["when"]) and hits.get(rule["from"]):
                 hits[rule["concept"]] |= hits[rule["from"]]
+        self.pronouns(doc, hits)  # after `implied`: an uncle one lives with is a parent too
         return {concept: sorted(spans) for concept, spans in hits.items()}

@@ -73,7 +73,7 @@ def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) 
         norm = token.norm_
         if norm in tense["now"] or (perfect_is_now and norm in _JUST_NOW):
             now += 1
-        if norm in tense["ended"]:
+        if norm in tense["ended"] and not _stuck(token):
             ended += 1
         t = _tense_of(token)
         if (perfect or passive) and t == "past" and _is_participle(token):
@@ -91,10 +91,18 @@ def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) 
     return "unknown"
 
 
+def _stuck(token) -> bool:
+    """"ik zit vast (in een kamer)" is being trapped now, not "hij zit vast" (in prison)."""
+    if token.norm_ != "vast" or token.i < 2:
+        return False
+    before = {token.doc[i].norm_ for i in range(max(0, token.i - 3), token.i)}
+    return bool(before & {"zit", "zitten", "zat"}) and bool(before & {"ik", "we", "wij"})
+
+
 def message_ended(doc: Doc) -> bool:
     """The message says the exploitation stopped ("ik ben weggegaan", "hij zit vast")."""
     ended_words = _tense()["ended"] - {"toen", "geleden"}
-    return any(token.norm_ in ended_words for token in doc)
+    return any(token.norm_ in ended_words and not _stuck(token) for token in doc)
 
 
 @register_detector("ongoing")

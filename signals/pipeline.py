@@ -20,6 +20,7 @@ import signaal.signals.age  # noqa: F401
 import signaal.signals.component  # noqa: F401  (registers the "signaal" spaCy factory)
 import signaal.signals.duration  # noqa: F401
 import signaal.signals.ongoing  # noqa: F401
+from signaal.signals.anaphora import Mention
 from signaal.signals.concepts import ConceptTagger
 from signaal.signals.detectors import DETECTORS, Detector, Hit
 from signaal.signals.fusion import fuse, model_threshold
@@ -66,6 +67,7 @@ class MessageAnalysis:
     pending: list[Hit] = field(default_factory=list)  # waiting for a `requires` label
     concepts: frozenset[str] = frozenset()  # concept names found (no text)
     set_aside: list[Hit] = field(default_factory=list)  # negated, hypothetical, informational
+    mentions: tuple = ()  # the last people named (gender, parent or not; no text): anaphora.py
 
     @property
     def labels(self) -> set[str]:
@@ -129,11 +131,14 @@ class Analyzer:
         return hits, pending
 
     def analyze_text(self, text: str, context_labels: Iterable[str] = (), keep_bare_age: bool = True,
-                     seen: frozenset[str] = frozenset()) -> MessageAnalysis:
-        analysis = MessageAnalysis()
+                     seen: frozenset[str] = frozenset(), antecedents: tuple = ()) -> MessageAnalysis:
+        """`antecedents`: people named in earlier client messages (MessageAnalysis.mentions)."""
+        analysis = MessageAnalysis(mentions=antecedents)
         for offset, chunk in _chunks(text):
             doc = self.nlp(chunk)
+            doc.user_data["signaal_antecedents"] = analysis.mentions
             hits, pending = self.rule_hits(doc, context_labels, keep_bare_age, seen)
+            analysis.mentions = doc.user_data.get("signaal_mentions", analysis.mentions)
             analysis.concepts |= doc.user_data["signaal_concepts"]
             analysis.set_aside.extend(doc.user_data["signaal_set_aside"])
             for h in hits + pending:
@@ -237,6 +242,7 @@ class Conversation:
         # exploitation is told): accepted later in the conversation if it comes
         self._pending: list[tuple[Hit, Evidence]] = []
         self._seen_concepts: frozenset[str] = frozenset()  # concept names only, never text
+        self._mentions: tuple = ()  # people named so far: gender and parent or not, no text
         self._model_scores: dict[str, float] = {}
 
     def add(self, role: str, text: str) -> Update:
@@ -334,6 +340,7 @@ class Conversation:
             "model_evidence": {label: [[e.message, e.start, e.end, e.source] for e in items]
                                for label, items in self._model_evidence.items()},
             "seen": sorted(self._seen_concepts),
+            "mentions": [m.code for m in self._mentions],
             "pending": [[h.label, h.rule, round(h.score, 4), e.message, e.start, e.end,
                          [list(slot) for slot in h.requires]] for h, e in self._pending],
         }
@@ -355,6 +362,7 @@ class Conversation:
                     for m, s, e, src in (items if isinstance(items[0], list) else [items])]  # v1: one
             for label, items in state.get("model_evidence", {}).items() if items}
         conv._seen_concepts = frozenset(state.get("seen", ()))
+        conv._mentions = tuple(Mention.from_code(code) for code in state.get("mentions", ()))
         conv._pending = [
             (Hit(label, rule, "", 0, 0, start, end, score, requires=tuple(map(tuple, requires))),
              Evidence(m, start, end, placeholder, rule))
@@ -381,13 +389,14 @@ class Conversation:
         context = set(self._evidence)
         asked_age = bool(question and _AGE_QUESTION.search(question))
         own = self.analyzer.analyze_text(text, context, keep_bare_age=question is None or asked_age,
-                                         seen=self._seen_concepts)
+                                         seen=self._seen_concepts, antecedents=self._mentions)
         self._seen_concepts |= own.concepts
         hits, pending = list(own.hits), list(own.pending)
         if question and "?" in question and len(text) <= 160:
             more, waiting = self._inherited_hits(text, question, context | own.labels)
             hits.extend(more)
             pending.extend(waiting)
+        self._mentions = own.mentions
         return hits, pending, own
 
     def _inherited_hits(self, answer: str, question: str,
@@ -405,6 +414,7 @@ class Conversation:
             doc[cut].is_sent_start = False  # one sentence: question and answer belong together
         affirmative = bool(_AFFIRMATIVE.match(answer))
         inherited: list[Hit] = []
+        doc.user_data["signaal_antecedents"] = self._mentions
         hits, pending = self.analyzer.rule_hits(doc, context, seen=self._seen_concepts,
                                                 touch_from=None if affirmative else cut)
         waiting = set(map(id, pending))

@@ -203,6 +203,27 @@ def test_conversation_state_roundtrip_holds_no_text(analyzer):
     assert "sextortion" in later.result.labels
 
 
+def test_a_pronoun_points_back_to_a_parent_named_in_an_earlier_message(analyzer):
+    import json
+
+    from signaal.signals.pipeline import Conversation
+
+    conv = analyzer.conversation("c-p")
+    conv.add("client", "ik ben weggelopen, ik ga niet terug")
+    conv.add("client", "mn stiefmoeder")
+    state = json.loads(json.dumps(conv.to_state()))
+    assert state["mentions"] == ["f+"]  # who was named, never the words
+    restored = Conversation.from_state(analyzer, "c-p", state)
+    for c in (conv, restored):
+        later = c.add("client", "ze laat mannen betalen voor mij")
+        assert {"parent_exploiter", "sexual_exploitation"} <= set(later.result.labels)
+    # someone else named in between takes the pronoun
+    other = analyzer.conversation("c-q")
+    other.add("client", "mn stiefmoeder weet van niks")
+    other.add("client", "mijn vriendje heeft nu een andere vriendin")
+    assert "parent_exploiter" not in other.add("client", "ze laat mannen betalen voor mij").result.labels
+
+
 def test_pattern_anchors_keep_only_required_words():
     from signaal.signals.concepts import pattern_anchors
 
