@@ -190,6 +190,7 @@ class Service:
                                "sources": sorted({e["source"] for e in f["evidence"]})}
                               for f in result["flags"]],
                     "new_labels": new_labels,
+                    "vetoed": result["vetoed"],  # rule flags the model dropped: labels, rule ids
                 }
                 try:
                     await self._commit(pseudonym, live, index, now, ("append_audit", (record,)))

@@ -32,10 +32,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 AUDIT_FIELDS = ("ts", "pseudonym", "kind", "message_index", "role", "model_version",
-                "policy_version", "policy_sha256", "priority", "labels", "flags", "new_labels")
+                "policy_version", "policy_sha256", "priority", "labels", "flags", "new_labels",
+                "vetoed")
 FEEDBACK_FIELDS = ("ts", "pseudonym", "label", "verdict", "raised_by", "sources",
                    "model_version", "policy_version")
-_JSON_FIELDS = {"labels", "flags", "new_labels", "sources"}
+_JSON_FIELDS = {"labels", "flags", "new_labels", "sources", "vetoed"}
 
 
 class StoreError(RuntimeError):
@@ -129,7 +130,7 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, pseudonym TEXT NOT NULL,
     kind TEXT NOT NULL, message_index INTEGER, role TEXT, model_version TEXT,
     policy_version TEXT, policy_sha256 TEXT, priority TEXT, labels TEXT, flags TEXT,
-    new_labels TEXT);
+    new_labels TEXT, vetoed TEXT);
 CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 CREATE INDEX IF NOT EXISTS audit_pseudonym ON audit(pseudonym);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -161,6 +162,8 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA secure_delete=ON")  # purged rows are overwritten, not left behind
         self._db.executescript(_SQLITE_SCHEMA)
+        if "vetoed" not in {row[1] for row in self._db.execute("PRAGMA table_info(audit)")}:
+            self._db.execute("ALTER TABLE audit ADD COLUMN vetoed TEXT")  # trails from before vetoes
         self._depth = 0
         # Checkpoints (copying the WAL into the database file, with its own syncs) run on a
         # connection of their own, off the commit path: a request never waits for one.
@@ -290,7 +293,9 @@ CREATE TABLE IF NOT EXISTS signaal_audit (
     id BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, pseudonym TEXT NOT NULL,
     kind TEXT NOT NULL, message_index INTEGER, role TEXT, model_version TEXT,
     policy_version TEXT, policy_sha256 TEXT, priority TEXT, labels JSONB, flags JSONB,
-    new_labels JSONB);
+    new_labels JSONB, vetoed JSONB);
+-- trails created before vetoes were recorded
+ALTER TABLE signaal_audit ADD COLUMN IF NOT EXISTS vetoed JSONB;
 CREATE INDEX IF NOT EXISTS signaal_audit_ts ON signaal_audit(ts);
 CREATE INDEX IF NOT EXISTS signaal_audit_pseudonym ON signaal_audit(pseudonym);
 CREATE TABLE IF NOT EXISTS signaal_feedback (

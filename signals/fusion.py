@@ -43,16 +43,29 @@ def model_threshold(model: Any, label: str, has_rule: bool) -> float:
     return threshold if has_rule else max(threshold, MODEL_ONLY_FLOOR)
 
 
+def vetoed(model: Any, label: str, prob: float) -> bool:
+    """Whether the model drops a rule flag on `label` at probability `prob`: nearly sure the
+    rule fired on a look-alike (below the manifest's rule floor, and not raising it itself)."""
+    floors = getattr(model, "rule_floor", {}) if model is not None else {}
+    return prob < model_threshold(model, label, has_rule=True) and prob < floors.get(label, 0.0)
+
+
+def vetoes(rule_scores: dict[str, float], model_scores: dict[str, float], model: Any = None) -> dict[str, float]:
+    """The rule flags the model dropped, label -> its probability: not shown as flags, but
+    kept for the audit trail (an auditor can see where the model overruled a rule)."""
+    return {label: model_scores[label] for label in rule_scores
+            if label in model_scores and vetoed(model, label, model_scores[label])}
+
+
 def fuse(
     rule_scores: dict[str, float], model_scores: dict[str, float], model: Any = None
 ) -> dict[str, tuple[float, str]]:
-    floors = getattr(model, "rule_floor", {}) if model is not None else {}
     out: dict[str, tuple[float, str]] = {}
     for label in set(rule_scores) | set(model_scores):
         rule = rule_scores.get(label)
         prob = model_scores.get(label)
         by_model = prob is not None and prob >= model_threshold(model, label, rule is not None)
-        if rule is not None and prob is not None and not by_model and prob < floors.get(label, 0.0):
+        if rule is not None and prob is not None and vetoed(model, label, prob):
             rule = None  # the model is confident the rule fired on a look-alike
         if rule is not None and by_model:
             out[label] = (max(rule, prob), "both")

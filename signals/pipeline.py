@@ -23,13 +23,13 @@ import signaal.signals.ongoing  # noqa: F401
 from signaal.signals.anaphora import Mention
 from signaal.signals.concepts import ConceptTagger
 from signaal.signals.detectors import DETECTORS, Detector, Hit
-from signaal.signals.fusion import fuse, model_threshold
+from signaal.signals.fusion import fuse, model_threshold, vetoes
 from signaal.signals.io import clean_text
 from signaal.signals.language import PipelineInfo, build_nlp
 from signaal.signals.normalize import normalize_word, typed_words
 from signaal.signals.policy import Policy
 from signaal.signals.qualifiers import Qualifiers, counts
-from signaal.signals.result import Evidence, Flag, Result
+from signaal.signals.result import Evidence, Flag, Result, Veto
 
 MAX_CHUNK = 5_000  # characters analysed as one doc; longer texts are cut at sentence ends
 # client messages the model scores together (the whole chat for most conversations); a
@@ -439,7 +439,8 @@ class Conversation:
 
     def result(self) -> Result:
         model = self.analyzer.model
-        fused = fuse(*self.layer_scores(), model)
+        rule_scores, model_scores = self.layer_scores()
+        fused = fuse(rule_scores, model_scores, model)
         flags = []
         for label, (score, raised_by) in fused.items():
             evidence = [e for _, e in sorted(self._evidence.get(label, []), key=lambda x: -x[0])]
@@ -449,7 +450,9 @@ class Conversation:
         labels = {f.label for f in flags}
         triage = self.analyzer.policy.triage(labels)
         flags.sort(key=lambda f: (-f.score, f.label))
-        return Result(self.id, flags, triage.priority, triage.reason, triage.rule)
+        vetoed = [Veto(label, p, sorted({e.source for _, e in self._evidence[label]}))
+                  for label, p in sorted(vetoes(rule_scores, model_scores, model).items())]
+        return Result(self.id, flags, triage.priority, triage.reason, triage.rule, vetoed)
 
 
 def _dedupe(evidence: list[Evidence]) -> list[Evidence]:

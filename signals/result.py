@@ -38,12 +38,25 @@ class Flag:
 
 
 @dataclass
+class Veto:
+    """A rule flag the model dropped as a look-alike (signals/fusion.py): for auditors."""
+
+    label: str
+    model_score: float
+    sources: list[str]  # the rule ids that had raised it
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "model_score": round(self.model_score, 4), "sources": self.sources}
+
+
+@dataclass
 class Result:
     id: str | None
     flags: list[Flag]
     priority: str
     reason: str
     policy_rule: str | None = None
+    vetoed: list[Veto] = field(default_factory=list)
 
     @property
     def labels(self) -> list[str]:
@@ -55,4 +68,5 @@ class Result:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "labels": self.labels, "priority": self.priority,
-                "reason": self.reason, "flags": [f.to_dict() for f in self.flags]}
+                "reason": self.reason, "flags": [f.to_dict() for f in self.flags],
+                "vetoed": [v.to_dict() for v in self.vetoed]}

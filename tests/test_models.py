@@ -303,6 +303,28 @@ def test_model_vetoes_rules_only_outside_the_triage_policy():
     assert "acute_danger" in fuse({"acute_danger": 0.8}, {"acute_danger": 0.0}, model)
 
 
+
+def test_vetoed_rule_flags_are_listed_with_their_rules_for_the_audit(analyzer):
+    from types import SimpleNamespace
+
+    from signaal.signals.fusion import vetoes
+
+    assert vetoes({"loverboy": 0.8, "minor": 0.9}, {"loverboy": 0.05, "minor": 0.01}, _M()) == {"loverboy": 0.05}
+    assert vetoes({"loverboy": 0.8}, {"loverboy": 0.2}, _M()) == {}  # doubted, not vetoed
+    assert vetoes({"loverboy": 0.8}, {}, None) == {}  # rules only: nothing to veto with
+    conv = analyzer.conversation("c-v")
+    conv.add("client", "mijn loverboy stuurt me naar mannen, ik ben 15")
+    rules_only = conv.result()
+    assert "loverboy" in rules_only.labels and rules_only.vetoed == []
+    # the same chat as a model would see it that is nearly sure there is no loverboy
+    conv.analyzer = SimpleNamespace(model=_M(), policy=analyzer.policy)
+    conv._model_scores = {"loverboy": 0.02}
+    result = conv.result()
+    assert "loverboy" not in result.labels
+    assert [(v.label, v.model_score) for v in result.vetoed] == [("loverboy", 0.02)]
+    assert "loverboy.named" in result.to_dict()["vetoed"][0]["sources"]  # rule ids, never text
+    assert all(s.startswith("loverboy.") for s in result.vetoed[0].sources)
+
 def test_tune_fusion_picks_the_best_fused_f1_per_label_and_keeps_cv_for_rare_labels():
     from signaal.models.train import TUNE_MIN_POSITIVES, tune_fusion
 

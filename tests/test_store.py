@@ -103,6 +103,37 @@ def test_audit_and_feedback_append_and_query(store):
     assert fb[0]["sources"] == ["age.i_am"]
 
 
+def test_audit_keeps_the_rule_flags_the_model_vetoed(store):
+    vetoed = [{"label": "loverboy", "model_score": 0.04, "sources": ["loverboy.named"]}]
+    store.append_audit(audit("c_v", 0, vetoed=vetoed))
+    store.append_audit(audit("c_v", 1))  # a record without vetoes (rules only)
+    rows = store.audit_records(pseudonym="c_v")
+    assert rows[0]["vetoed"] == vetoed and rows[1]["vetoed"] is None
+
+
+def test_sqlite_audit_trail_from_before_vetoes_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript("""CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, pseudonym TEXT NOT NULL,
+        kind TEXT NOT NULL, message_index INTEGER, role TEXT, model_version TEXT,
+        policy_version TEXT, policy_sha256 TEXT, priority TEXT, labels TEXT, flags TEXT,
+        new_labels TEXT);""")
+    old.execute("INSERT INTO audit(ts, pseudonym, kind, labels) VALUES (1.0, 'c_old', 'message', '[]')")
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    try:
+        store.append_audit(audit("c_new", 0, vetoed=[]))
+        rows = store.audit_records()
+        assert [r["pseudonym"] for r in rows] == ["c_old", "c_new"]  # the old trail is kept
+        assert rows[0]["vetoed"] is None and rows[1]["vetoed"] == []
+    finally:
+        store.close()
+
+
 def test_audit_trail_is_append_only(store):
     store.append_audit(audit())
     with pytest.raises(Exception, match="append-only"):
