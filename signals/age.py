@@ -69,7 +69,7 @@ def _patterns() -> list[tuple[str, re.Pattern, int]]:
         ("age.persons_of", re.compile(rf"\b{persons}\s+(?:zijn\s+|van\s+|\()(?:pas\s+|nog\s+maar\s+)?{n}\s*(?:en|,|&)\s*{n2}\b(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
         ("age.person_of", re.compile(rf"\b{person}(?:\s+is\s+|\s+van\s+|\s*\(|\s*,\s*)(?:pas\s+|net\s+|nog\s+maar\s+)?{n}(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
         ("age.n_years", re.compile(rf"(?<![\w:.,€-]){n}\s*(?:jaar|jr|j|yo|y/o)\b(?:\s*(?:oud|jong))?(?!\s*(?:geleden|lang|later|terug|ouder))"), 0),
-        ("age.bare", re.compile(rf"^\W*{n}(?:\s*(?:jaar|jr))?(?:\s+(?:ook|net als ik|net als zij|net als hij))?\W*$"), 0),
+        ("age.bare", re.compile(rf"^\W*(?:allebei\s+|alle twee\s+|beide\s+|ook\s+|ik\s+ook\s+)?{n}(?:\s*(?:jaar|jr))?(?:\s+(?:ook|allebei|net als ik|net als zij|net als hij))?\W*$"), 0),
         ("age.trailing", re.compile(rf"[.,!]\s*{n}\s*(?:jr|jaar)?\W*$"), 0),
         ("age.after_person", re.compile(rf"\b(?:jongen|jongens|meisje|meiden|meid|jongere)\s*,?\s*{n}\b(?!\s*(?:euro|uur|min|keer))"), 0),
         ("age.sentence_start", re.compile(rf"(?:^|[.!?]\s+){n}\s*(?:jr|jaar)?\s*,"), 0),

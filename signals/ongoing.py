@@ -111,7 +111,17 @@ class OngoingDetector(Detector):
     needs_prior = True
 
     def rule_ids(self):
-        return [("ongoing.present", "Uitbuiting of dwang in de tegenwoordige tijd of 'nu/elke week'")]
+        return [("ongoing.present", "Uitbuiting of dwang in de tegenwoordige tijd of 'nu/elke week'"),
+                ("ongoing.still_happening", "'Gebeurt het nog?' met ja beantwoord, na een gemelde uitbuiting")]
+
+    @staticmethod
+    def _confirmed(doc: Doc, start: int, end: int) -> Hit:
+        """"Gebeurt het nu nog?" "ja": the counselor's question, confirmed by the client's
+        answer (signals/pipeline.py hands an affirmed question in with its answer), counts
+        once exploitation is flagged in the chat."""
+        span = doc[start:end]
+        return Hit("ongoing", "ongoing.still_happening", "Gebeurt nu nog (bevestigd)", start, end,
+                   span.start_char, span.end_char, 0.8, requires=(tuple(sorted(SOURCES)),))
 
     def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
                  seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
@@ -119,7 +129,7 @@ class OngoingDetector(Detector):
                    and h.qualifiers.get("Temporality", "Current") != "Historical"]
         sources += [_concept_hit(doc, s, e) for s, e in concepts.get("coerced_work", ())]
         ended = message_ended(doc)
-        hits = []
+        hits = [self._confirmed(doc, s, e) for s, e in concepts.get("still_happening", ())] if not ended else []
         for h in sources:
             when = sentence_time(doc, h.start, h.end)
             if when == "now" or (when == "unknown" and not ended):

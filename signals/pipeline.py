@@ -127,7 +127,10 @@ class Analyzer:
         doc.user_data["signaal_set_aside"] = [h for h, c in zip(raw, counted, strict=True) if not c]
         hits, pending = _apply_requires(hits, set(context_labels))
         for detector in self._derived:
-            hits.extend(detector(doc, concepts, hits))
+            derived, waiting = _apply_requires(detector(doc, concepts, hits),
+                                               set(context_labels) | {h.label for h in hits})
+            hits.extend(derived)
+            pending.extend(waiting)
         return hits, pending
 
     def analyze_text(self, text: str, context_labels: Iterable[str] = (), keep_bare_age: bool = True,

@@ -155,10 +155,34 @@ def test_short_answer_inherits_question(analyzer):
     assert {"minor"} <= set(conv.add("client", "16").result.labels)
 
 
+@pytest.mark.parametrize("answer, ongoing", [("ja", True), ("ja elke week", True), ("nee, het is voorbij", False)])
+def test_an_affirmed_still_happening_question_is_ongoing(analyzer, answer, ongoing):
+    conv = analyzer.conversation()
+    conv.add("client", "vorig jaar moest ik met zijn vrienden mee naar een kamer en die betaalden hem")
+    assert "ongoing" not in conv.result().labels
+    conv.add("counselor", "Dank je dat je het vertelt. Gebeurt dit nu nog?")
+    assert ("ongoing" in conv.add("client", answer).result.labels) is ongoing
+
+
+def test_a_still_happening_question_needs_exploitation_first(analyzer):
+    conv = analyzer.conversation()
+    conv.add("client", "ik ben 15 en ik word gepest")
+    conv.add("counselor", "Gebeurt dit nu nog?")
+    assert "ongoing" not in conv.add("client", "ja").result.labels
+
+
 def test_bare_number_is_not_an_age_after_other_questions(analyzer):
     conv = analyzer.conversation()
     conv.add("counselor", "Hoeveel mannen waren er?")
     assert "minor" not in conv.add("client", "3").result.labels
+    conv.add("counselor", "Hoeveel waren het er?")
+    assert "minor" not in conv.add("client", "allebei 16").result.labels
+
+
+def test_short_age_answer_for_two(analyzer):
+    conv = analyzer.conversation()
+    conv.add("counselor", "Hoe oud zijn jullie, als ik mag vragen?")
+    assert "minor" in conv.add("client", "allebei 16").result.labels
 
 
 def test_evidence_is_redacted(analyzer):
