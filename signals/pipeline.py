@@ -41,6 +41,10 @@ MODEL_PHRASE_WORDS = 4  # words per phrase at most
 STATE_VERSION = 2  # 2: a list of model evidence per label (version 1 states still load)
 _AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|soms|vaak|"
                           r"helaas wel|wel|ja klopt|ja soms|ja zeker)\b", re.I)
+# "Gaat het om jou?" "ja": what the client asked as "stel dat ..." or "voor een vriendin" is theirs
+_ABOUT_CLIENT = re.compile(r"\b(gaat (het|dit|dat) (om|over) (jou|jezelf|je zelf|jouzelf)|ben jij (dat|het)|"
+                           r"is (dit|dat|het) bij jou|gebeurt (dit|dat|het) (bij|met) jou|heb je dit zelf|"
+                           r"overkomt (dit|dat|het) jou|is dit jouw situatie)\b", re.I)
 _AGE_QUESTION = re.compile(r"\b(hoe oud|leeftijd|welke klas|in welke groep)\b", re.I)
 
 
@@ -244,6 +248,9 @@ class Conversation:
         # hits whose required label is not flagged yet ("mn vriendje" before the
         # exploitation is told): accepted later in the conversation if it comes
         self._pending: list[tuple[Hit, Evidence]] = []
+        # hits of "stel dat ..." / "ik vraag het voor een vriendin": counted once the client
+        # answers "ja" to "Gaat het om jou?"
+        self._uncertain: list[tuple[Hit, Evidence]] = []
         self._seen_concepts: frozenset[str] = frozenset()  # concept names only, never text
         self._mentions: tuple = ()  # people named so far: gender and parent or not, no text
         self._model_scores: dict[str, float] = {}
@@ -268,8 +275,9 @@ class Conversation:
             return step
         question, self._previous_counselor = self._previous_counselor, None
         hits, pending, own = self._client_hits(text, question)
+        uncertain = [h for h in own.set_aside if _uncertain_disclosure(h)]
         # redaction is needed for evidence snippets and for the model's input
-        needs_redaction = hits or pending or self.analyzer.model is not None
+        needs_redaction = hits or pending or uncertain or self.analyzer.model is not None
         step.redaction = self.analyzer.redactor.redact(text) if needs_redaction else None
 
         def evidence_of(h: Hit) -> Evidence:
@@ -279,6 +287,10 @@ class Conversation:
         for h in hits:
             self._evidence.setdefault(h.label, []).append((h.score, evidence_of(h)))
         self._pending.extend((h, evidence_of(h)) for h in pending)
+        self._uncertain.extend((h, evidence_of(h)) for h in uncertain)
+        if question and _ABOUT_CLIENT.search(question) and _AFFIRMATIVE.match(text):
+            self._pending.extend(self._uncertain)  # theirs after all; requires still apply
+            self._uncertain = []
         self._accept_pending()
         if self.analyzer.model is not None:
             step.model_input = self._model_window(
@@ -344,8 +356,8 @@ class Conversation:
                                for label, items in self._model_evidence.items()},
             "seen": sorted(self._seen_concepts),
             "mentions": [m.code for m in self._mentions],
-            "pending": [[h.label, h.rule, round(h.score, 4), e.message, e.start, e.end,
-                         [list(slot) for slot in h.requires]] for h, e in self._pending],
+            "pending": _hit_rows(self._pending),
+            "uncertain": _hit_rows(self._uncertain),
         }
 
     @classmethod
@@ -366,10 +378,8 @@ class Conversation:
             for label, items in state.get("model_evidence", {}).items() if items}
         conv._seen_concepts = frozenset(state.get("seen", ()))
         conv._mentions = tuple(Mention.from_code(code) for code in state.get("mentions", ()))
-        conv._pending = [
-            (Hit(label, rule, "", 0, 0, start, end, score, requires=tuple(map(tuple, requires))),
-             Evidence(m, start, end, placeholder, rule))
-            for label, rule, score, m, start, end, requires in state.get("pending", [])]
+        conv._pending = _hit_items(state.get("pending", []), placeholder)
+        conv._uncertain = _hit_items(state.get("uncertain", []), placeholder)
         return conv
 
     def sources(self, label: str) -> list[str]:
@@ -456,6 +466,24 @@ class Conversation:
         vetoed = [Veto(label, p, sorted({e.source for _, e in self._evidence[label]}))
                   for label, p in sorted(vetoes(rule_scores, model_scores, model).items())]
         return Result(self.id, flags, triage.priority, triage.reason, triage.rule, vetoed)
+
+
+def _uncertain_disclosure(hit: Hit) -> bool:
+    """Set aside only because it was asked as a possibility ("stel dat", "voor een vriendin")."""
+    return (hit.qualifiers.get("Presence") == "Uncertain"
+            and hit.qualifiers.get("Mode", "Disclosure") == "Disclosure")
+
+
+def _hit_rows(items: list[tuple[Hit, Evidence]]) -> list[list]:
+    """Hits kept for later, text-free, for a stored conversation state."""
+    return [[h.label, h.rule, round(h.score, 4), e.message, e.start, e.end,
+             [list(slot) for slot in h.requires]] for h, e in items]
+
+
+def _hit_items(rows: list[list], placeholder: str) -> list[tuple[Hit, Evidence]]:
+    return [(Hit(label, rule, "", 0, 0, start, end, score, requires=tuple(map(tuple, requires))),
+             Evidence(m, start, end, placeholder, rule))
+            for label, rule, score, m, start, end, requires in rows]
 
 
 def _dedupe(evidence: list[Evidence]) -> list[Evidence]:

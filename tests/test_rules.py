@@ -171,6 +171,22 @@ def test_a_still_happening_question_needs_exploitation_first(analyzer):
     assert "ongoing" not in conv.add("client", "ja").result.labels
 
 
+@pytest.mark.parametrize("answer, counted", [("ja", True), ("nee, het is voor een werkstuk", False)])
+def test_a_possibility_becomes_a_disclosure_when_the_client_says_it_is_theirs(analyzer, answer, counted):
+    import json
+
+    from signaal.signals.pipeline import Conversation
+
+    conv = analyzer.conversation("c-s")
+    conv.add("client", "stel dat mijn vriend me met mannen laat meegaan voor geld, is dat dan uitbuiting?")
+    assert "sexual_exploitation" not in conv.result().labels  # a possibility, not yet a disclosure
+    state = json.loads(json.dumps(conv.to_state()))  # kept across a restart, without text
+    assert state["uncertain"] and "mannen" not in json.dumps(state)
+    conv = Conversation.from_state(analyzer, "c-s", state)
+    conv.add("counselor", "Dank je voor je vraag. Gaat het om jou?")
+    assert ("sexual_exploitation" in conv.add("client", answer).result.labels) is counted
+
+
 def test_bare_number_is_not_an_age_after_other_questions(analyzer):
     conv = analyzer.conversation()
     conv.add("counselor", "Hoeveel mannen waren er?")
