@@ -113,7 +113,7 @@ class ConceptTagger:
             if concept not in norm_only:
                 self._by_lemma.add(concept, docs)
         self._names = {nlp.vocab.strings[c]: c for c in [*self.concepts, *patterns]}
-        self.pronouns = PronounResolver()
+        self.resolve_pronouns = PronounResolver()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -131,5 +131,5 @@ class ConceptTagger:
         for rule in self.implied:
             if hits.get(rule["when"]) and hits.get(rule["from"]):
                 hits[rule["concept"]] |= hits[rule["from"]]
-        self.pronouns(doc, hits)  # after `implied`: an uncle one lives with is a parent too
+        self.resolve_pronouns(doc, hits)  # after `implied`: an uncle one lives with is a parent too
         return {concept: sorted(spans) for concept, spans in hits.items()}

@@ -45,6 +45,7 @@ _AFFIRMATIVE = re.compile(r"^\W*(ja+|jep|jap|jah|yes|ye|klopt|zeker|inderdaad|so
 _ABOUT_CLIENT = re.compile(r"\b(gaat (het|dit|dat) (om|over) (jou|jezelf|je zelf|jouzelf)|ben jij (dat|het)|"
                            r"is (dit|dat|het) bij jou|gebeurt (dit|dat|het) (bij|met) jou|heb je dit zelf|"
                            r"overkomt (dit|dat|het) jou|is dit jouw situatie)\b", re.I)
+MAX_UNCERTAIN = 20  # possibilities kept per conversation (the state stays small)
 _AGE_QUESTION = re.compile(r"\b(hoe oud|leeftijd|welke klas|in welke groep)\b", re.I)
 
 
@@ -287,7 +288,7 @@ class Conversation:
         for h in hits:
             self._evidence.setdefault(h.label, []).append((h.score, evidence_of(h)))
         self._pending.extend((h, evidence_of(h)) for h in pending)
-        self._uncertain.extend((h, evidence_of(h)) for h in uncertain)
+        self._uncertain = (self._uncertain + [(h, evidence_of(h)) for h in uncertain])[-MAX_UNCERTAIN:]
         if question and _ABOUT_CLIENT.search(question) and _AFFIRMATIVE.match(text):
             self._pending.extend(self._uncertain)  # theirs after all; requires still apply
             self._uncertain = []
