@@ -265,7 +265,7 @@ def tune_fusion(fusion: dict, Y: np.ndarray, rules: np.ndarray, probs: np.ndarra
         y = Y[:, j].astype(bool)
         if y.sum() < TUNE_MIN_POSITIVES:
             continue
-        kept = (rules[:, j] > 0) & (probs[:, j] >= fusion["rule_floor"].get(label, 0.0))
+        kept = rule_flags_kept(rules[:, j], probs[:, j], fusion, label)
         best, best_t = -1.0, thresholds[label]
         for t in TUNE_GRID:
             if t < MODEL_ONLY_FLOOR:
@@ -279,14 +279,20 @@ def tune_fusion(fusion: dict, Y: np.ndarray, rules: np.ndarray, probs: np.ndarra
             "tuned_labels": tuned}
 
 
+def rule_flags_kept(rules: np.ndarray, probs: np.ndarray, fusion: dict, label: str) -> np.ndarray:
+    """signals/fusion.py's veto over arrays of one label: a rule flag stays unless the model
+    is below the label's rule floor (where the model itself raises the label, it counts
+    anyway, so the threshold part of the veto needs no check here)."""
+    return (rules > 0) & (probs >= fusion["rule_floor"].get(label, 0.0))
+
+
 def fused_predictions(
     oof: np.ndarray, rules: np.ndarray, fusion: dict, labels=LABEL_IDS
 ) -> np.ndarray:
     pred = np.zeros(oof.shape, dtype=bool)
     for j, label in enumerate(labels):
         by_model = oof[:, j] >= fusion["thresholds"][label]
-        keep_rule = (rules[:, j] > 0) & (oof[:, j] >= fusion["rule_floor"].get(label, 0.0))
-        pred[:, j] = by_model | keep_rule
+        pred[:, j] = by_model | rule_flags_kept(rules[:, j], oof[:, j], fusion, label)
     if "under_16" in labels and "minor" in labels:
         pred[:, labels.index("minor")] |= pred[:, labels.index("under_16")]
     return pred

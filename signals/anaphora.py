@@ -47,7 +47,7 @@ class PronounResolver:
 
     def __init__(self, path: Path | None = None):
         data = tomllib.loads((path or DATA_PATH).read_text(encoding="utf-8"))
-        self.plural_after = frozenset(data["pronouns"].pop("plural_after", ()))
+        self.plural_after = frozenset(data["plural_after"])
         self.pronouns = {word: frozenset(genders.split()) for word, genders in data["pronouns"].items()}
         self.persons = {word: gender for gender, words in data["persons"].items() for word in words}
 

@@ -77,7 +77,7 @@ class Detector:
         return []
 
 
-def _span_hit(doc: Doc, label: str, rule: str, explain: str, start: int, end: int,
+def span_hit(doc: Doc, label: str, rule: str, explain: str, start: int, end: int,
               score: float, **kw) -> Hit:
     span = doc[start:end]
     return Hit(label, rule, explain, start, end, span.start_char, span.end_char, score, **kw)
@@ -118,7 +118,7 @@ class PatternDetector(Detector):
             for start, end, core in _cooccurrences(doc, slot_concepts, rule.slots, rule.window, touch_from):
                 if rule.none and _in_sentence(doc, start, rule.none, concepts):
                     continue
-                hits.append(_span_hit(doc, self.label, rule.id, rule.explain, start, end,
+                hits.append(span_hit(doc, self.label, rule.id, rule.explain, start, end,
                                       rule.score, requires=rule.requires, core=core,
                                       ignore_qualifiers=self.ignore_qualifiers))
         if self.now_only:

@@ -15,7 +15,7 @@ from pathlib import Path
 from spacy.tokens import Doc
 
 from signaal.signals.concepts import ConceptHits
-from signaal.signals.detectors import Detector, Hit, register_detector, sentence_bounds
+from signaal.signals.detectors import Detector, Hit, register_detector, sentence_bounds, span_hit
 
 DATA_DIR = Path(__file__).parent / "data"
 SOURCES = {"sexual_exploitation", "parent_exploiter", "forced_crime", "sextortion",
@@ -119,9 +119,8 @@ class OngoingDetector(Detector):
         """"Gebeurt het nu nog?" "ja": the counselor's question, confirmed by the client's
         answer (signals/pipeline.py hands an affirmed question in with its answer), counts
         once exploitation is flagged in the chat."""
-        span = doc[start:end]
-        return Hit("ongoing", "ongoing.still_happening", "Gebeurt nu nog (bevestigd)", start, end,
-                   span.start_char, span.end_char, 0.8, requires=(tuple(sorted(SOURCES)),))
+        return span_hit(doc, "ongoing", "ongoing.still_happening", "Gebeurt nu nog (bevestigd)",
+                        start, end, 0.8, requires=(tuple(sorted(SOURCES)),))
 
     def __call__(self, doc: Doc, concepts: ConceptHits, prior: list[Hit] | None = None,
                  seen: frozenset[str] = frozenset(), touch_from: int | None = None) -> list[Hit]:
@@ -140,6 +139,4 @@ class OngoingDetector(Detector):
 
 
 def _concept_hit(doc: Doc, start: int, end: int) -> Hit:
-    span = doc[start:end]
-    return Hit("coerced_work", "ongoing.coerced_work", "", start, end, span.start_char,
-               span.end_char, 0.75)
+    return span_hit(doc, "coerced_work", "ongoing.coerced_work", "", start, end, 0.75)
