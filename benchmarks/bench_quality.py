@@ -1,5 +1,6 @@
 """Quality of the rule layer alone and of rules + model on every labelled set we have,
-side by side: macro-F1 (95% bootstrap interval), the paired difference and its p-value,
+side by side: macro-F1 (95% bootstrap interval), the paired difference of macro-F1 and of
+macro-F2 (the recall-weighted objective) with p-values,
 the weakest recall and precision among the labels that drive triage, and gold-urgent items
 suggested as normal. Prints a table; figures only, never text.
 
@@ -71,7 +72,7 @@ def main() -> None:
                      pipeline_info=rules.pipeline_info)
     print(f"rules alone vs rules + {model.name}; key labels: {', '.join(KEY_LABELS)}")
     print(f"{'set':26s} {'n':>4s}  {'rules macro-F1':>22s}  {'+ model macro-F1':>22s}  "
-          f"{'diff (p)':>14s}  {'key R min':>10s}  {'key P min':>10s}  {'urgent->normal':>15s}")
+          f"{'diff (p)':>14s}  {'F2 diff (p)':>14s}  {'key R min':>10s}  {'key P min':>10s}  {'urgent->normal':>15s}")
     out = {}
     for name, folder in SETS.items():
         for kind in ("messages", "conversations"):
@@ -84,7 +85,7 @@ def main() -> None:
             diff = paired_bootstrap(gold, pred_rules, pred_fused)
             key = f"{name} {kind}"
             out[key] = {"n": len(records), "rules": a, "fused": b,
-                        "difference": diff["macro_f1"]}
+                        "difference": diff["macro_f1"], "difference_f2": diff["macro_f2"]}
 
             def f1(x):
                 lo, hi = x["macro_f1_ci"]
@@ -92,6 +93,7 @@ def main() -> None:
 
             print(f"{key:26s} {len(records):4d}  {f1(a):>22s}  {f1(b):>22s}  "
                   f"{diff['macro_f1']['diff']:+.3f} ({diff['macro_f1']['p']:.3f})  "
+                  f"{diff['macro_f2']['diff']:+.3f} ({diff['macro_f2']['p']:.3f})  "
                   f"{a['min_key_recall']:.2f}/{b['min_key_recall']:.2f}  "
                   f"{a['min_key_precision']:.2f}/{b['min_key_precision']:.2f}  "
                   f"{a['urgent_as_normal']:>6d}/{b['urgent_as_normal']:<6d}")

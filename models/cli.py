@@ -315,15 +315,16 @@ def compare(
                 f"{t['diff']:+.2f}{_ci(t['ci'])}",
                 f"{t['p']:.3f}{mark}",
             )
-        t = test["macro_f1"]
-        table.add_row(
-            "macro-F1",
-            "",
-            f"{fig['A']['macro']['f1']:.3f}",
-            f"{fig['B']['macro']['f1']:.3f}",
-            f"{t['diff']:+.3f}{_ci(t['ci'])}",
-            f"{t['p']:.3f}{' *' if t['p'] < 0.05 else ''}",
-        )
+        for name in ("macro_f1", "macro_f2"):
+            t = test[name]
+            table.add_row(
+                name.replace("_f", "-F"),
+                "",
+                f"{t['a']:.3f}",
+                f"{t['b']:.3f}",
+                f"{t['diff']:+.3f}{_ci(t['ci'])}",
+                f"{t['p']:.3f}{' *' if t['p'] < 0.05 else ''}",
+            )
         out.print(table)
         out.print(
             f"McNemar (item fully right): only A {mc['only_a_right']}, only B "

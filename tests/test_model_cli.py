@@ -89,9 +89,15 @@ def test_card_show_refuses_a_tampered_model(two_models, tmp_path):
 
 def test_compare_prints_paired_tests(two_models):
     root, heldout = two_models
-    result = runner.invoke(app, ["compare", "rules", str(root / "a"), "--data", str(heldout)])
+    out_json = root / "compare.json"
+    result = runner.invoke(app, ["compare", "rules", str(root / "a"), "--data", str(heldout),
+                                 "--json", str(out_json)])
     assert result.exit_code == 0, result.output
-    assert "McNemar" in result.output and "macro-F1" in result.output
+    assert "McNemar" in result.output
+    assert "macro-F1" in result.output and "macro-F2" in result.output
+    test = json.loads(out_json.read_text())[heldout.name]["paired_bootstrap"]
+    for name in ("macro_f1", "macro_f2"):
+        assert test[name]["diff"] == pytest.approx(test[name]["b"] - test[name]["a"])
 
 
 def test_evaluate_with_model_intervals_and_plots(two_models, tmp_path):

@@ -245,6 +245,19 @@ def test_paired_tests_detect_a_clear_difference():
     assert mcnemar(gold, good, good)["p"] == 1.0
 
 
+def test_macro_f2_rewards_recall_that_macro_f1_prices_at_par():
+    # B finds every positive and raises almost as many false flags: on F1 that is roughly
+    # even with A (half the positives, none false), on the recall-weighted F2 it is better.
+    rng = np.random.default_rng(2)
+    gold = rng.random((400, len(LABEL_IDS))) < 0.2
+    a = gold & (rng.random(gold.shape) < 0.55)
+    b = gold | (~gold & (rng.random(gold.shape) < 0.18))
+    test = paired_bootstrap(gold, a, b, n_boot=400)
+    assert abs(test["macro_f1"]["diff"]) < 0.03
+    assert test["macro_f2"]["diff"] > 0.2 and test["macro_f2"]["p"] < 0.05
+    assert test["macro_f2"]["ci"][0] <= test["macro_f2"]["diff"] <= test["macro_f2"]["ci"][1]
+
+
 def test_analyzer_load_uses_the_verified_default_model():
     import warnings
 
