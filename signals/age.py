@@ -50,22 +50,24 @@ class AgeMention:
 @cache
 def _patterns() -> list[tuple[str, re.Pattern, int]]:
     n = _num()
-    person = (r"(?:dochter|zoon|kind|zusje|zus|broertje|broer|vriendin|vriendinnetje|meisje|"
+    # compounds name a child too: "pleegmeisje", "buurjongen", "kleinkind"
+    compound_head = r"(?:\w*(?:meisje|jongen|kind|dochter|zoon))"
+    person = (rf"(?:{compound_head}|dochter|zoon|kind|zusje|zus|broertje|broer|vriendin|vriendinnetje|meisje|"
               r"jongen|leerling|nichtje|neefje|cliënt|client|pupil|tweeling|stiefdochter|"
               r"stiefzoon|pleegdochter|pleegzoon|jongere|kleine zusje|kleine broertje|bewoonster|"
               r"bewoner|patiënte|patiënt|cliënte|leerlinge|speler|speelster|kleindochter|kleinzoon|"
-              r"stiefzus|stiefbroer|halfzus|halfbroer|nicht|neef)")
+              r"stiefzus|stiefbroer|halfzus|halfbroer|nicht|neef|dochtertje|zoontje)")
     persons = (r"(?:dochters|zoons|kinderen|kids|zusjes|zussen|broertjes|broers|meisjes|meiden|"
-               r"jongens|leerlingen|kleinkinderen|kleindochters|nichtjes|neefjes)")
+               r"jongens|leerlingen|kleinkinderen|kleindochters|nichtjes|neefjes|pleegkinderen|stiefkinderen)")
     n2 = n.replace("?P<n>", "?P<n2>")
     # (rule id, pattern, age adjustment): "bijna 16" / "ik word 16" mean 15 now
     return [
-        ("age.not_yet_18", re.compile(r"\b(?:(?:nog\s+)?(?:geen|niet|nie|ni)\s+(?:eens\s+)?18|onder\s+de\s+18|minderjarig)\b"), 0),
+        ("age.not_yet_18", re.compile(r"\b(?:(?:nog\s+)?(?:geen|niet|nie|ni)\s+(?:eens\s+)?18|onder\s+de\s+18|minderjarig|(?:als|ben|is)\s+(?:een\s+)?minderjarige)\b"), 0),
         ("age.sex_age", re.compile(r"\b[mvf]\s?(?P<n>\d{2})\b"), 0),
         ("age.almost", re.compile(rf"\b(?:ik ben|ben|kben|ik|ze is|zij is)\s+(?:nu\s+)?bijna\s+{n}\b"), -1),
         ("age.almost_bare", re.compile(rf"\bbijna\s+{n}\b(?!\s*(?:euro|uur|keer|min|minuten|mannen|man|klanten|km|kilo))"), -1),
         ("age.turning", re.compile(rf"\b(?:ik word|word|wordt|ze wordt|zij wordt|hij wordt)\s+(?:straks\s+|binnenkort\s+|bijna\s+|volgende\s+(?:maand|week)\s+|deze\s+(?:maand|week)\s+|over\s+\w+\s+(?:maand|maanden|weken)\s+|in\s+\w+\s+)?{n}\b"), -1),
-        ("age.i_am", re.compile(rf"\b(?:ik ben|ben|kben|ik|ikke|ze is|zij is|ze zijn|wij zijn|we zijn)\s+(?:nu\s+|net\s+|pas\s+|al\s+|zelf\s+|ook\s+)?{n}(?:\s*(?:jaar|jr|j)\b(?:\s*(?:oud|jong))?)?(?![\d:,.]\d|\s*(?:euro|uur|keer|min|mannen|man|klanten|x)\b)"), 0),
+        ("age.i_am", re.compile(rf"\b(?:ik ben|ben|kben|ik zen|ik|ikke|ze is|zij is|ze zijn|wij zijn|we zijn)\s+(?:nu\s+|net\s+|pas\s+|al\s+|zelf\s+|ook\s+)?{n}(?:\s*(?:jaar|jr|j)\b(?:\s*(?:oud|jong))?)?(?![\d:,.]\d|\s*(?:euro|uur|keer|min|mannen|man|klanten|x)\b)"), 0),
         ("age.persons_of", re.compile(rf"\b{persons}\s+(?:zijn\s+|van\s+|\()(?:pas\s+|nog\s+maar\s+)?{n}\s*(?:en|,|&)\s*{n2}\b(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
         ("age.person_of", re.compile(rf"\b{person}(?:\s+is\s+|\s+van\s+|\s*\(|\s*,\s*)(?:pas\s+|net\s+|nog\s+maar\s+)?{n}(?:\s*(?:jaar|jr|j)\b)?(?![\d:.]\d)"), 0),
         ("age.n_years", re.compile(rf"(?<![\w:.,€-]){n}\s*(?:jaar|jr|j|yo|y/o)\b(?:\s*(?:oud|jong))?(?!\s*(?:geleden|lang|later|terug|ouder))"), 0),
@@ -73,6 +75,7 @@ def _patterns() -> list[tuple[str, re.Pattern, int]]:
         ("age.trailing", re.compile(rf"[.,!]\s*{n}\s*(?:jr|jaar)?\W*$"), 0),
         ("age.after_person", re.compile(rf"\b(?:jongen|jongens|meisje|meiden|meid|jongere)\s*,?\s*{n}\b(?!\s*(?:euro|uur|min|keer))"), 0),
         ("age.sentence_start", re.compile(rf"(?:^|[.!?]\s+){n}\s*(?:jr|jaar)?\s*,"), 0),
+        ("age.message_start", re.compile(rf"^\W*{n}\s*(?:jr|jaar)?\s*\.\s+\D"), 0),  # "15. en hij ..."
         ("age.youngest", re.compile(rf"\b(?:de jongste|de oudste|jongste|oudste)\s*,?\s*{n}\b"), 0),
     ]
 
@@ -133,6 +136,8 @@ def find_ages(text: str) -> list[AgeMention]:
     return sorted(found, key=lambda a: a.start)
 
 
+# a number alone, or opening the message ("12. hij ..."), is an age only when age was asked
+BARE_AGE_RULES = frozenset({"age.bare", "age.message_start"})
 THIRD_PERSON = frozenset({"age.person_of", "age.persons_of", "age.after_person", "age.youngest"})
 
 

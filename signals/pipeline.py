@@ -20,6 +20,7 @@ import signaal.signals.age  # noqa: F401
 import signaal.signals.component  # noqa: F401  (registers the "signaal" spaCy factory)
 import signaal.signals.duration  # noqa: F401
 import signaal.signals.ongoing  # noqa: F401
+from signaal.signals.age import BARE_AGE_RULES
 from signaal.signals.anaphora import Mention
 from signaal.signals.concepts import ConceptTagger
 from signaal.signals.detectors import DETECTORS, Detector, Hit
@@ -125,7 +126,7 @@ class Analyzer:
         for detector in self._direct:
             raw.extend(detector(doc, concepts, seen=seen, touch_from=touch_from))
         if not keep_bare_age:
-            raw = [h for h in raw if h.rule != "age.bare"]
+            raw = [h for h in raw if h.rule not in BARE_AGE_RULES]
         self.qualifiers(doc, raw)
         counted = [counts(h) for h in raw]
         hits = [h for h, c in zip(raw, counted, strict=True) if c]

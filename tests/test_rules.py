@@ -193,6 +193,10 @@ def test_bare_number_is_not_an_age_after_other_questions(analyzer):
     assert "minor" not in conv.add("client", "3").result.labels
     conv.add("counselor", "Hoeveel waren het er?")
     assert "minor" not in conv.add("client", "allebei 16").result.labels
+    conv.add("counselor", "Hoeveel keer is dat gebeurd?")
+    assert "minor" not in conv.add("client", "12. de laatste keer was gisteren").result.labels
+    conv.add("counselor", "En hoe oud ben jij?")
+    assert "under_16" in conv.add("client", "14. hij is veel ouder").result.labels
 
 
 def test_short_age_answer_for_two(analyzer):
