@@ -138,6 +138,7 @@ def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int, touch_fr
             return []
         candidates.append(spans)
     sentence_of = _sentence_index(doc)
+    position = _positions(doc)
     found: list[tuple[int, int, tuple[int, int]]] = []
     if touch_from is None:
         anchors = [min(range(len(candidates)), key=lambda i: len(candidates[i]))]
@@ -151,7 +152,7 @@ def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int, touch_fr
         options = [sorted((s for s in candidates[i] if sentence_of[s[0]] == sent),
                           key=lambda s: max(s[1], anchor[1]) - min(s[0], anchor[0]))
                    for i in others]
-        chosen = _assign(anchor, options, window if len(slots) > 1 else None)
+        chosen = _assign(anchor, options, window if len(slots) > 1 else None, position)
         if chosen is None:
             continue
         start = min(s for s, _ in chosen)
@@ -165,8 +166,9 @@ def _cooccurrences(doc: Doc, concepts: ConceptHits, slots, window: int, touch_fr
 
 
 def _assign(anchor: tuple[int, int], options: list[list[tuple[int, int]]],
-            window: int | None, budget: int = 200) -> list[tuple[int, int]] | None:
-    """One match per slot, no two overlapping, the whole extent within `window` tokens:
+            window: int | None, position: list[int], budget: int = 200) -> list[tuple[int, int]] | None:
+    """One match per slot, no two overlapping, the whole extent within `window` tokens
+    (counted by `position`, which skips parenthetical asides):
     nearest matches first, trying the next one only where the nearest is already taken by
     another slot (a word can belong to two concepts: "meegaan" is both `arrange` and
     `go_along`). Returns [anchor, *one span per option list] or None."""
@@ -182,8 +184,8 @@ def _assign(anchor: tuple[int, int], options: list[list[tuple[int, int]]],
                 return False
             if any(_overlap(span, c) for c in chosen):
                 continue
-            if window is not None and (max(span[1], *(e for _, e in chosen))
-                                       - min(span[0], *(s for s, _ in chosen))) > window:
+            if window is not None and (position[max(span[1], *(e for _, e in chosen))]
+                                       - position[min(span[0], *(s for s, _ in chosen))]) > window:
                 continue
             chosen.append(span)
             if extend(k + 1):
@@ -221,6 +223,31 @@ def _sentences(doc: Doc) -> tuple[list[int], list[tuple[int, int]]]:
         for i, (start, end) in enumerate(bounds):
             index[start:end] = [i] * (end - start)
         cached = doc.user_data["signaal_sentences"] = (index, bounds)
+    return cached
+
+
+MAX_ASIDE = 10  # tokens inside parentheses that a window may skip
+
+
+def _positions(doc: Doc) -> list[int]:
+    """Token offsets for window widths, not counting parenthetical asides: "mijn ouders laten
+    mij en mijn zusje (we zijn 16 en 14) elke zaterdag zakkenrollen" is as close as without
+    the aside. position[end] - position[start] is the width of tokens start..end-1."""
+    cached = doc.user_data.get("signaal_positions")
+    if cached is None:
+        aside = [False] * len(doc)
+        for token in doc:
+            if token.text != "(":
+                continue
+            # only a short aside that closes: a lone "(" (a smiley) hides nothing after it
+            close = next((k for k in range(token.i + 1, min(token.i + MAX_ASIDE + 2, len(doc)))
+                          if doc[k].text in "()"), None)
+            if close is not None and doc[close].text == ")":
+                aside[token.i:close + 1] = [True] * (close + 1 - token.i)
+        cached = [0]
+        for hidden in aside:
+            cached.append(cached[-1] + (not hidden))
+        doc.user_data["signaal_positions"] = cached
     return cached
 
 

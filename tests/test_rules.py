@@ -368,3 +368,12 @@ def test_token_patterns_take_word_lists_from_concepts():
     assert "broertje" in sibling_words and "kleine broer" not in sibling_words
     assert not any(w.startswith("@") for pats in patterns.values() for pat in pats for token in pat
                    for v in token.values() if isinstance(v, dict) for w in v.get("IN", ()))
+
+
+def test_rule_windows_skip_short_parenthetical_asides_only(analyzer):
+    from signaal.signals.detectors import _positions
+
+    doc = analyzer.nlp("mijn vriend (22 jaar) laat me")
+    assert _positions(doc)[len(doc)] == len(doc) - 4  # "(", "22", "jaar", ")" not counted
+    unclosed = analyzer.nlp("mijn vriend ( laat me " + "heel " * 20 + "vaak")
+    assert _positions(unclosed)[len(unclosed)] == len(unclosed)
