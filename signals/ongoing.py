@@ -56,6 +56,26 @@ _PRESENT_PASSIVE = frozenset({"word", "wordt", "worden"})
 # A reason clause after the acute words tells why, often in the past ("omdat ik weigerde").
 _REASON = frozenset({"omdat", "want", "doordat", "aangezien"})
 _JUST_NOW = frozenset({"net", "zojuist", "zonet", "daarnet", "daarstraks"})  # single tokens
+# What someone said or admitted keeps its own tense: "gisteren gaf hij toe dat hij bolletjes
+# moet vervoeren" is happening now, "hij zei dat ik moest helpen" is not.
+_REPORTING = frozenset({"zei", "zeiden", "zegt", "zeggen", "toe", "vertelde", "vertelden",
+                        "vertelt", "schreef", "schrijft", "bekende", "appte", "appt"})
+
+
+_NEW_CLAUSE = frozenset({"en", "maar", "want"})
+_SUBJECTS = frozenset({"ik", "we", "wij", "je", "jij", "hij", "zij", "ze"})
+
+
+def _reported_clause(doc: Doc, sent_start: int, sent_end: int, start: int) -> tuple[int, int] | None:
+    """Bounds of the reported clause ("... zei dat <clause>") that holds token `start`, if
+    any; it ends where a new clause with its own subject begins ("en we kwamen ...")."""
+    opening = next((i for i in range(start - 1, sent_start, -1)
+                    if doc[i].norm_ == "dat" and doc[i - 1].norm_ in _REPORTING), None)
+    if opening is None:
+        return None
+    end = next((i for i in range(start + 1, sent_end - 1)
+                if doc[i].norm_ in _NEW_CLAUSE and doc[i + 1].norm_ in _SUBJECTS), sent_end)
+    return opening, end
 
 
 def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) -> str:
@@ -66,6 +86,7 @@ def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) 
     if perfect_is_now:  # "hij heeft me opgesloten omdat ik niet wilde": the reason is older
         sent_end = next((i for i in range(end, sent_end) if doc[i].norm_ in _REASON), sent_end)
     sent = doc[sent_start:sent_end]
+    reported = _reported_clause(doc, sent_start, sent_end, start)
     perfect = perfect_is_now and any(token.norm_ in _PRESENT_AUX for token in sent)
     passive = any(token.norm_ in _PRESENT_PASSIVE for token in sent)
     now = ended = present = past = 0
@@ -75,6 +96,8 @@ def sentence_time(doc: Doc, start: int, end: int, perfect_is_now: bool = False) 
             now += 1
         if norm in tense["ended"] and not _stuck(token):
             ended += 1
+        if reported is not None and not reported[0] <= token.i < reported[1]:
+            continue  # the reporting verb's tense is not the reported clause's
         t = _tense_of(token)
         if (perfect or passive) and t == "past" and _is_participle(token):
             t = "present"  # the participle of a perfect tense or a present passive
