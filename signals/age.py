@@ -50,13 +50,11 @@ class AgeMention:
 @cache
 def _patterns() -> list[tuple[str, re.Pattern, int]]:
     n = _num()
-    # compounds name a child too: "pleegmeisje", "buurjongen", "kleinkind"
-    compound_head = r"(?:\w*(?:meisje|jongen|kind|dochter|zoon))"
-    person = (rf"(?:{compound_head}|dochter|zoon|kind|zusje|zus|broertje|broer|vriendin|vriendinnetje|meisje|"
-              r"jongen|leerling|nichtje|neefje|cliënt|client|pupil|tweeling|stiefdochter|"
-              r"stiefzoon|pleegdochter|pleegzoon|jongere|kleine zusje|kleine broertje|bewoonster|"
-              r"bewoner|patiënte|patiënt|cliënte|leerlinge|speler|speelster|kleindochter|kleinzoon|"
-              r"stiefzus|stiefbroer|halfzus|halfbroer|nicht|neef|dochtertje|zoontje)")
+    # with compounds: "pleegmeisje", "buurjongen", "kleinkind", "stiefdochter"
+    person = (r"(?:\w*(?:meisje|jongen|kind|dochter|zoon)|dochtertje|zoontje|zusje|zus|broertje|"
+              r"broer|vriendin|vriendinnetje|leerling|nichtje|neefje|cliënt|client|pupil|tweeling|"
+              r"jongere|kleine zusje|kleine broertje|bewoonster|bewoner|patiënte|patiënt|cliënte|"
+              r"leerlinge|speler|speelster|stiefzus|stiefbroer|halfzus|halfbroer|nicht|neef)")
     persons = (r"(?:dochters|zoons|kinderen|kids|zusjes|zussen|broertjes|broers|meisjes|meiden|"
                r"jongens|leerlingen|kleinkinderen|kleindochters|nichtjes|neefjes|pleegkinderen|stiefkinderen)")
     n2 = n.replace("?P<n>", "?P<n2>")

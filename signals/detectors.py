@@ -241,7 +241,7 @@ def _positions(doc: Doc) -> list[int]:
                 continue
             # only a short aside that closes: a lone "(" (a smiley) hides nothing after it
             close = next((k for k in range(token.i + 1, min(token.i + MAX_ASIDE + 2, len(doc)))
-                          if doc[k].text in "()"), None)
+                          if doc[k].text in ("(", ")")), None)
             if close is not None and doc[close].text == ")":
                 aside[token.i:close + 1] = [True] * (close + 1 - token.i)
         cached = [0]

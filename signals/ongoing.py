@@ -57,18 +57,16 @@ _PRESENT_PASSIVE = frozenset({"word", "wordt", "worden"})
 _REASON = frozenset({"omdat", "want", "doordat", "aangezien"})
 _JUST_NOW = frozenset({"net", "zojuist", "zonet", "daarnet", "daarstraks"})  # single tokens
 # What someone said or admitted keeps its own tense: "gisteren gaf hij toe dat hij bolletjes
-# moet vervoeren" is happening now, "hij zei dat ik moest helpen" is not.
+# moet vervoeren" is happening now, "hij zei dat ik moest helpen" is not. The reported clause
+# ends where a new one with its own subject begins ("... en we kwamen ...").
 _REPORTING = frozenset({"zei", "zeiden", "zegt", "zeggen", "toe", "vertelde", "vertelden",
                         "vertelt", "schreef", "schrijft", "bekende", "appte", "appt"})
-
-
 _NEW_CLAUSE = frozenset({"en", "maar", "want"})
 _SUBJECTS = frozenset({"ik", "we", "wij", "je", "jij", "hij", "zij", "ze"})
 
 
 def _reported_clause(doc: Doc, sent_start: int, sent_end: int, start: int) -> tuple[int, int] | None:
-    """Bounds of the reported clause ("... zei dat <clause>") that holds token `start`, if
-    any; it ends where a new clause with its own subject begins ("en we kwamen ...")."""
+    """Bounds of the reported clause ("... zei dat <clause>") that holds token `start`, if any."""
     opening = next((i for i in range(start - 1, sent_start, -1)
                     if doc[i].norm_ == "dat" and doc[i - 1].norm_ in _REPORTING), None)
     if opening is None:
