@@ -15,6 +15,7 @@ from spacy.tokens import Doc
 from signaal.signals.age import _lower, _to_int, ages_in, current_age, find_ages
 from signaal.signals.concepts import ConceptHits
 from signaal.signals.detectors import Detector, Hit, register_detector
+from signaal.signals.ongoing import sentence_time
 
 _COUNT = r"(?:\d{1,2}|een|één|1|twee|drie|vier|vijf|zes|zeven|acht|anderhalf|anderhalve|paar)"
 _UNDER_A_YEAR = re.compile(r"\b(bijna|half|halve|ruim een half|paar maanden|maanden)\s*(een\s+)?jaar\b")
@@ -38,7 +39,7 @@ _PATTERNS = [
                                        r"(?:me|mij|haar|hem|ons|ik|ze|hij|zij)\s+(?:al\s+)?jaren)\b(?!\s+(?:geleden|later|terug|oud|jong))")),
     ("duration.age_span", re.compile(r"\bvan(?:af)?\s+(?:mijn|mn|m'n|haar|zijn)\s+(?P<a>\d{1,2})(?:e|de|ste)?\s+(?:jaar\s+)?tot\s+(?:mijn|mn|m'n|haar|zijn)\s+(?P<b>\d{1,2})(?:e|de|ste)?\b")),
     ("duration.since_ago", re.compile(rf"\bsinds\s+(?:de\s+\w+\s+van\s+|\w+\s+)?(?P<c>{_COUNT})\s+jaar\s+(?:terug|geleden)\b")),
-    ("duration.since_age", re.compile(r"\b(?:sinds|vanaf|al sinds|al vanaf|sinds ik)\s+(?:mijn|mn|m'n|ik)?\s*(?P<a>\d{1,2})(?:e|de|ste)?\b(?:\s*jaar)?")),
+    ("duration.since_age", re.compile(r"\b(?:sinds|vanaf|al sinds|al vanaf|sinds ik)\s+(?:mijn|mn|m'n|ik|hij|zij|ze|zijn|haar)?\s*(?P<a>\d{1,2}|acht|negen|tien|elf|twaalf|dertien|veertien|vijftien|zestien)(?:e|de|ste)?\b(?:\s*jaar)?")),
     ("duration.since_school", re.compile(r"\b(?:sinds|vanaf|al sinds)\s+(?:de\s+)?(?:groep\s*(?P<g>[5-8])|de brugklas|brugklas|de basisschool|basisschool)\b")),
     ("duration.since_year", re.compile(r"\b(?:sinds|vanaf|al sinds)\s+(?P<y>20[0-2]\d)\b")),
     ("duration.began_at_age", re.compile(r"\b(?:begon|begonnen|startte|is begonnen|is het begonnen|begon het)\s+(?:al\s+)?(?:toen|op|vanaf)\s+(?:ik|ze|hij|zij|mijn|mn|m'n|haar|zijn)\s*(?P<a>\d{1,2})(?:e|de|ste)?\b")),
@@ -70,8 +71,8 @@ def find_durations(text: str, this_year: int | None = None, age_now: int | None 
             elif rule == "duration.age_span":  # "van mijn 13e tot mijn 17e"
                 years = int(m.group("b")) - int(m.group("a"))
             elif rule in ("duration.since_age", "duration.began_at_age"):
-                since = int(m.group("a"))
-                if not 3 <= since <= 25:
+                since = _to_int(m.group("a"))
+                if since is None or not 3 <= since <= 25:
                     continue
                 years = (age_now - since) if age_now is not None else None  # unknown: no flag
             elif rule == "duration.since_school":
@@ -83,6 +84,13 @@ def find_durations(text: str, this_year: int | None = None, age_now: int | None 
             if years is not None and years >= 1:
                 found.append(Duration(float(years), m.start(), m.end(), rule))
     return found
+
+
+# "vanaf mijn 12e" measures until now only when the sentence is not in the past; "het begon
+# toen ik 15 was" names the start in the past tense anyway, so it is not checked
+_UNTIL_NOW = frozenset({"duration.since_age"})
+# "sinds ik 18 werd" is a clause of its own, whose past tense dates the start
+_SINCE_CLAUSE = re.compile(r"\b(?:ik|hij|zij|ze)\b")
 
 
 @register_detector("long_duration")
@@ -100,6 +108,9 @@ class DurationDetector(Detector):
             span = doc.char_span(d.start, d.end, alignment_mode="expand")
             if span is None:
                 continue
+            if d.rule in _UNTIL_NOW and not _SINCE_CLAUSE.search(span.text.lower()) \
+                    and sentence_time(doc, span.start, span.end) == "ended":
+                continue  # "nam me vanaf mijn 12e mee ... ik ben nu 31": how long it lasted is not said
             hits.append(Hit("long_duration", d.rule, f"Duurt al {d.years:g} jaar of langer",
                             span.start, span.end, d.start, d.end, 0.85,
                             requires=(_EXPLOITATION + ("ongoing", "reprisal_fear", "multiple_perpetrators"),)))
