@@ -28,11 +28,12 @@ def to_matrix(
     return m
 
 
-def _prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray):
+def _prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, beta: float = 1.0):
+    """Precision, recall and F-beta (F1 by default; F2 weighs recall twice)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
         r = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
-        f = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
+        f = np.where(p + r > 0, (1 + beta**2) * p * r / (beta**2 * p + r), 0.0)
     return p, r, f
 
 
@@ -136,9 +137,7 @@ def paired_bootstrap(
         tp = w @ (gold & pred)
         fp = w @ (~gold & pred)
         fn = w @ (gold & ~pred)
-        p, r, _ = _prf(tp, fp, fn)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(p + r > 0, (1 + beta**2) * p * r / (beta**2 * p + r), 0.0)
+        return _prf(tp, fp, fn, beta)[2]
 
     def macro(x):
         return x[:, present].mean(axis=1) if present.any() else np.zeros(len(x))

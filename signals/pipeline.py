@@ -116,10 +116,12 @@ class Analyzer:
 
     # --- rule layer ------------------------------------------------------------------
     def rule_hits(self, doc: Doc, context_labels: Iterable[str] = (), keep_bare_age: bool = True,
-                  seen: frozenset[str] = frozenset(),
-                  touch_from: int | None = None) -> tuple[list[Hit], list[Hit]]:
+                  seen: frozenset[str] = frozenset(), touch_from: int | None = None,
+                  antecedents: tuple = ()) -> tuple[list[Hit], list[Hit]]:
         """(accepted hits, hits still waiting for a label they require). `seen`: concept
-        names from earlier client messages (a photo named before the threat)."""
+        names from earlier client messages (a photo named before the threat); `antecedents`:
+        people named in them, for the pronoun resolver (MessageAnalysis.mentions)."""
+        doc.user_data["signaal_antecedents"] = antecedents
         concepts = self.concepts(doc)
         doc.user_data["signaal_concepts"] = frozenset(concepts)
         raw: list[Hit] = []
@@ -145,8 +147,8 @@ class Analyzer:
         analysis = MessageAnalysis(mentions=antecedents)
         for offset, chunk in _chunks(text):
             doc = self.nlp(chunk)
-            doc.user_data["signaal_antecedents"] = analysis.mentions
-            hits, pending = self.rule_hits(doc, context_labels, keep_bare_age, seen)
+            hits, pending = self.rule_hits(doc, context_labels, keep_bare_age, seen,
+                                           antecedents=analysis.mentions)
             analysis.mentions = doc.user_data.get("signaal_mentions", analysis.mentions)
             analysis.concepts |= doc.user_data["signaal_concepts"]
             analysis.set_aside.extend(doc.user_data["signaal_set_aside"])
@@ -429,9 +431,9 @@ class Conversation:
             doc[cut].is_sent_start = False  # one sentence: question and answer belong together
         affirmative = bool(_AFFIRMATIVE.match(answer))
         inherited: list[Hit] = []
-        doc.user_data["signaal_antecedents"] = self._mentions
         hits, pending = self.analyzer.rule_hits(doc, context, seen=self._seen_concepts,
-                                                touch_from=None if affirmative else cut)
+                                                touch_from=None if affirmative else cut,
+                                                antecedents=self._mentions)
         waiting = set(map(id, pending))
         for h in hits + pending:
             if h.label in ("minor", "under_16"):
